@@ -1,0 +1,113 @@
+"""Command-line adapters of the runtime: `sourcing score` and `sourcing serve`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+SCORE_HELP = """Score articles sentence by sentence and stream one JSON object per sentence:
+{"article_id", "sentence_index", "start", "end", "text", "label", "confidence", "probabilities"}.
+
+INPUT may be text files (one article each; article_id is the file name), JSONL files of
+{"id", "text", ...} (extra fields are carried through), directories of either, or - for stdin.
+
+Examples:
+  sourcing score data/examples/example_article.txt
+  sourcing score archive.jsonl -o scored.jsonl --resume
+  cat article.txt | sourcing score - --format csv
+"""
+
+
+def add_score_parser(sub) -> None:
+    p = sub.add_parser("score", help="score articles into labelled sentences (JSONL or CSV)",
+                       description=SCORE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="text/JSONL files, directories, or - for stdin")
+    p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
+    p.add_argument("--model", default=None, help="model directory or MLflow URI (default: models/default)")
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="output format (default: jsonl)")
+    p.add_argument("--no-split", action="store_true", help="treat each input record as one sentence")
+    p.add_argument("--batch-size", type=int, default=32, help="sentences per model batch (default: 32)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run into the same -o file")
+    p.add_argument("--on-error", choices=["skip", "fail"], default="skip",
+                   help="bad input records: skip them with a warning (default) or stop with exit code 2")
+    p.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
+                   help="inference engine (default: ONNX int8 when exported, else torch)")
+    p.set_defaults(handler=run_score)
+
+
+def add_serve_parser(sub) -> None:
+    p = sub.add_parser("serve", help="serve the HTTP API and the review page",
+                       description="Serve POST /v1/classify, GET /health, the OpenAPI description at /docs, "
+                                   "and the review page at /. Binds 127.0.0.1 unless --host says otherwise; "
+                                   "any other address requires SOURCING_API_TOKEN for writes.")
+    p.add_argument("--model", default=None, help="model directory or MLflow URI (default: models/default)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.set_defaults(handler=run_serve)
+
+
+def fail(message: str) -> int:
+    print(f"sourcing: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from inference.articles import InputError, ReadStats, read_articles
+    from inference.classifier import Classifier
+    from inference.model_source import ModelLoadError
+    from inference.scoring import score_stream
+
+    if args.resume and not args.output:
+        return fail("--resume needs -o OUTPUT (standard output cannot be resumed)")
+    if args.batch_size < 1:
+        return fail("--batch-size must be at least 1")
+    try:
+        classifier = Classifier.load(args.model, backend=args.backend)
+    except ModelLoadError as exc:
+        return fail(str(exc))
+    stats = ReadStats()
+    try:
+        summary = score_stream(classifier, read_articles(args.inputs, args.on_error, stats), args.output,
+                               fmt=args.format, split=not args.no_split, batch_size=args.batch_size, resume=args.resume)
+    except InputError as exc:
+        return fail(f"{exc} (nothing after it was scored; rerun with --resume to continue)")
+    except BrokenPipeError:
+        return 0
+    print(summary.lines(), file=sys.stderr)
+    if stats.skipped:
+        print(f"skipped {len(stats.skipped)} bad record(s); see the warnings above", file=sys.stderr)
+    if classifier.truncated:
+        print(f"warning: {classifier.truncated} sentence(s) were longer than the model's window and were truncated",
+              file=sys.stderr)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from inference.server import ServerConfigError, serve
+
+    try:
+        serve(args.model, args.host, args.port)
+    except ServerConfigError as exc:
+        return fail(str(exc))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sourcing-runtime", description="Score and serve sourcing labels.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_score_parser(sub)
+    add_serve_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

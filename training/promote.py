@@ -1,0 +1,62 @@
+"""Move alias `champion` to the candidate only when it beats the champion on the same test split.
+
+Run: sourcing promote
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from training import tracking
+from training.splits import read_split, split_version
+
+
+@dataclass
+class Decision:
+    promoted: bool
+    reason: str
+    candidate_f1: float
+    champion_f1: float | None
+
+
+def _test_macro_f1(model_uri: str, test: list[dict]) -> float:
+    from inference.classifier import Classifier
+    from training.evaluate import classification_metrics
+
+    classifier = Classifier.load(model_uri)
+    predicted = [p.label for p in classifier.predict([r["text"] for r in test])]
+    return classification_metrics([r["label"] for r in test], predicted)["macro_f1"]
+
+
+def promote(name: str, splits_dir: Path, experiment: str = "sourcing-classifier") -> Decision:
+    """Evaluate candidate and champion on the current test split; move `champion` only on a strict gain."""
+    tracking.setup(experiment)
+    client = MlflowClient()
+    try:
+        candidate = client.get_model_version_by_alias(name, tracking.CANDIDATE)
+    except MlflowException:
+        raise tracking.TrackingError(f"no model version of {name!r} has alias 'candidate'; run `sourcing train` first") from None
+    test = read_split(splits_dir / "test.jsonl")
+    version = split_version(splits_dir)
+    candidate_f1 = _test_macro_f1(f"models:/{name}@{tracking.CANDIDATE}", test)
+    try:
+        champion = client.get_model_version_by_alias(name, tracking.CHAMPION)
+    except MlflowException:
+        champion = None
+    if champion is None:
+        client.set_registered_model_alias(name, tracking.CHAMPION, candidate.version)
+        return Decision(True, f"no champion yet; version {candidate.version} (test macro-F1 {candidate_f1:.4f} "
+                              f"on data {version}) is now champion", candidate_f1, None)
+    if champion.version == candidate.version:
+        return Decision(False, f"version {candidate.version} is already champion", candidate_f1, candidate_f1)
+    champion_f1 = _test_macro_f1(f"models:/{name}@{tracking.CHAMPION}", test)
+    if candidate_f1 > champion_f1:
+        client.set_registered_model_alias(name, tracking.CHAMPION, candidate.version)
+        return Decision(True, f"candidate version {candidate.version} beats champion version {champion.version} on test "
+                              f"split {version}: macro-F1 {candidate_f1:.4f} > {champion_f1:.4f}", candidate_f1, champion_f1)
+    return Decision(False, f"candidate version {candidate.version} does not beat champion version {champion.version} on "
+                           f"test split {version}: macro-F1 {candidate_f1:.4f} <= {champion_f1:.4f}; champion unchanged",
+                    candidate_f1, champion_f1)

@@ -1,0 +1,151 @@
+"""Build deterministic train/dev/test splits: grouped by article, stratified by label, versioned by hash.
+
+Run: sourcing data build
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedGroupKFold
+
+from inference.labels import LABEL_IDS
+from inference.paths import DATA_DIR
+from training.labelled_data import EXAMPLE_FIELDS, DataError, Example, iter_jsonl, normalise, read_labels
+
+SPLITS_DIR = DATA_DIR / "build" / "splits"
+SPLIT_NAMES = ("train", "dev", "test")
+SPLIT_SEED = 20261125
+N_FOLDS = 7  # one fold test, one dev, five train: about 72/14/14
+NEAR_DUPLICATE_COSINE = 0.85
+
+
+def drop_exact_duplicates(examples: list[Example]) -> tuple[list[Example], list[str]]:
+    """Keep the first example of each normalised text; report conflicting labels."""
+    kept: dict[str, Example] = {}
+    notes: list[str] = []
+    for example in sorted(examples, key=lambda e: e.id):
+        key = normalise(example.text)
+        if key in kept:
+            first = kept[key]
+            verdict = "same label" if first.label == example.label else f"CONFLICT {first.label} vs {example.label}"
+            notes.append(f"{example.where}: duplicate of {first.id} ({verdict}); dropped")
+            continue
+        kept[key] = example
+    return list(kept.values()), notes
+
+
+def _assign_folds(examples: list[Example]) -> list[int]:
+    """Fold index per example, grouped by doc_id and stratified by label."""
+    if len(examples) < N_FOLDS:
+        return [N_FOLDS - 1] * len(examples)
+    labels = [e.label for e in examples]
+    groups = [e.doc_id for e in examples]
+    folds = [0] * len(examples)
+    splitter = StratifiedGroupKFold(n_splits=N_FOLDS, shuffle=True, random_state=SPLIT_SEED)
+    for fold, (_, held) in enumerate(splitter.split(np.zeros(len(examples)), labels, groups)):
+        for index in held:
+            folds[index] = fold
+    return folds
+
+
+def near_duplicates(train: list[Example], held_out: list[Example]) -> set[str]:
+    """Ids of train examples whose text is a near twin (TF-IDF cosine) of a dev or test sentence."""
+    if not train or not held_out:
+        return set()
+    vectoriser = TfidfVectorizer(ngram_range=(1, 2), preprocessor=normalise, sublinear_tf=True)
+    vectoriser.fit([e.text for e in train + held_out])
+    similarity = vectoriser.transform([e.text for e in held_out]) @ vectoriser.transform([e.text for e in train]).T
+    _, train_index = (similarity >= NEAR_DUPLICATE_COSINE).nonzero()
+    return {train[i].id for i in set(train_index.tolist())}
+
+
+def split_examples(examples: list[Example]) -> tuple[dict[str, list[Example]], list[str]]:
+    """Deterministic splits; corpus and authored sentences are split separately so each split keeps the real share."""
+    examples, notes = drop_exact_duplicates(examples)
+    splits: dict[str, list[Example]] = {name: [] for name in SPLIT_NAMES}
+    for origin in sorted({e.origin for e in examples}):
+        part = sorted((e for e in examples if e.origin == origin), key=lambda e: (e.doc_id, e.id))
+        for example, fold in zip(part, _assign_folds(part)):
+            splits["test" if fold == 0 else "dev" if fold == 1 else "train"].append(example)
+    twins = near_duplicates(splits["train"], splits["dev"] + splits["test"])
+    if twins:
+        notes.append(f"dropped {len(twins)} train sentence(s) that are near twins of dev/test sentences")
+        splits["train"] = [e for e in splits["train"] if e.id not in twins]
+    for name in SPLIT_NAMES:
+        splits[name].sort(key=lambda e: (e.doc_id, e.id))
+    return splits, notes
+
+
+def _serialise(examples: list[Example]) -> bytes:
+    lines = [json.dumps(e.record(), ensure_ascii=False, sort_keys=False) for e in examples]
+    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+
+
+def data_version(blobs: dict[str, bytes]) -> str:
+    """Content hash of the split files, in split order; the same labels give the same version."""
+    digest = hashlib.sha256()
+    for name in SPLIT_NAMES:
+        digest.update(name.encode() + b"\0" + blobs[name] + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
+                 corpus_dir: Path | None = None) -> dict:
+    """Read gold labels, split, write `{train,dev,test}.jsonl` and `manifest.json`; return the manifest."""
+    kwargs = {k: v for k, v in (("labels_dir", labels_dir), ("corpus_dir", corpus_dir)) if v is not None}
+    splits, notes = split_examples(read_labels(**kwargs))
+    blobs = {name: _serialise(splits[name]) for name in SPLIT_NAMES}
+    manifest = {
+        "data_version": data_version(blobs),
+        "counts": {name: dict(sorted(collections.Counter(e.label for e in splits[name]).items()))
+                   for name in SPLIT_NAMES},
+        "origins": {name: dict(sorted(collections.Counter(e.origin for e in splits[name]).items()))
+                    for name in SPLIT_NAMES},
+        "notes": notes,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in SPLIT_NAMES:
+        tmp = out_dir / f".{name}.jsonl.tmp"
+        tmp.write_bytes(blobs[name])
+        tmp.replace(out_dir / f"{name}.jsonl")
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def read_split(path: Path) -> list[dict]:
+    """A split file as records; any unknown label or empty text fails with file and line."""
+    if not path.is_file():
+        raise DataError([f"{path}: split file not found; run `sourcing data build` (or `make data`) first"])
+    records, problems = [], []
+    for number, record, error in iter_jsonl(path):
+        if error:
+            problems.append(error)
+            continue
+        text = record.get("text")
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"{path}:{number}: empty or missing 'text'")
+        elif record.get("label") not in LABEL_IDS:
+            problems.append(f"{path}:{number}: unknown label {record.get('label')!r}")
+        else:
+            records.append({**{k: record.get(k, "") for k in EXAMPLE_FIELDS}, "text": text})
+    if problems:
+        raise DataError(problems)
+    if not records:
+        raise DataError([f"{path}: no labelled sentences"])
+    return records
+
+
+def split_version(splits_dir: Path) -> str:
+    """The data version of split files already on disk."""
+    blobs = {}
+    for name in SPLIT_NAMES:
+        path = splits_dir / f"{name}.jsonl"
+        if not path.is_file():
+            raise DataError([f"{path}: split file not found; run `sourcing data build` (or `make data`) first"])
+        blobs[name] = path.read_bytes()
+    return data_version(blobs)

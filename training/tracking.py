@@ -1,0 +1,111 @@
+"""Everything MLflow: the store, run parameters and metrics, artifacts, the pyfunc model, the registry."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from inference.paths import PROJECT_ROOT, default_tracking_uri
+from training.config import TrainConfig
+
+PYFUNC_ENTRY = PROJECT_ROOT / "inference" / "pyfunc_entry.py"
+CANDIDATE, CHAMPION = "candidate", "champion"
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; the message says what to do."""
+
+
+def setup(experiment: str) -> str:
+    """Point MLflow at the store and the experiment; a local store keeps artifacts in `mlruns/` of the project."""
+    uri = default_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        found = mlflow.get_experiment_by_name(experiment)
+        if found is None:
+            location = (PROJECT_ROOT / "mlruns").as_uri() if uri.startswith(("sqlite:", "file:")) or "://" not in uri else None
+            if uri.startswith("sqlite:"):
+                # A store in a temp dir (tests) keeps its artifacts beside it.
+                db_path = Path(uri.removeprefix("sqlite:///"))
+                location = (db_path.parent / "mlruns").as_uri()
+            mlflow.create_experiment(experiment, artifact_location=location)
+        mlflow.set_experiment(experiment)
+    except MlflowException as exc:
+        raise TrackingError(f"cannot use MLflow store {uri}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:
+        raise TrackingError(f"cannot reach MLflow store {uri} ({type(exc).__name__}); is the tracking server up? "
+                            "Unset MLFLOW_TRACKING_URI to use the local sqlite store.") from None
+    return uri
+
+
+def git_commit() -> str:
+    """HEAD's hash, with `-dirty` when the work tree has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def log_config(cfg: TrainConfig) -> None:
+    mlflow.log_params({k: str(v) for k, v in cfg.to_dict().items()})
+    mlflow.log_text(cfg.to_yaml(), "config.yaml")
+
+
+def log_json(payload: dict, name: str) -> None:
+    mlflow.log_text(json.dumps(payload, indent=2), name)
+
+
+def log_misclassified(records: list[dict], predicted: list[str], confidence: list[float]) -> int:
+    """A table of the test sentences the model got wrong; returns how many."""
+    rows = [{"id": r["id"], "origin": r["origin"], "text": r["text"], "gold": r["label"], "predicted": p,
+             "confidence": round(c, 4)} for r, p, c in zip(records, predicted, confidence) if p != r["label"]]
+    mlflow.log_table(pd.DataFrame(rows, columns=["id", "origin", "text", "gold", "predicted", "confidence"]),
+                     "misclassified_test.json")
+    return len(rows)
+
+
+def log_pyfunc(model_dir: Path, examples: list[str]):
+    """Log the model directory as a models-from-code pyfunc with a signature and input example."""
+    from inference.pyfunc import SourcingModel
+
+    class _Context:
+        artifacts = {"model_dir": str(model_dir)}
+
+    example = pd.DataFrame({"text": examples[:3]})
+    python_model = SourcingModel()
+    python_model.load_context(_Context())
+    output = python_model.predict(None, example)
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(PYFUNC_ENTRY),
+        artifacts={"model_dir": str(model_dir)},
+        signature=infer_signature(example, output),
+        input_example=example,
+        code_paths=[str(PROJECT_ROOT / "inference")],
+        pip_requirements=_requirements(),
+    )
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    packages = ["torch", "transformers", "tokenizers", "onnxruntime", "pysbd", "pandas", "numpy", "mlflow"]
+    return [f"{name}=={version(name)}" for name in packages]
+
+
+def register(model_uri: str, name: str, run_id: str) -> str:
+    """Register the logged model and point alias `candidate` at the new version."""
+    client = MlflowClient()
+    version = mlflow.register_model(model_uri, name, tags={"run_id": run_id})
+    client.set_registered_model_alias(name, CANDIDATE, version.version)
+    return str(version.version)
