@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 CALIBRATION_FILE = "calibration.json"
 INFO_FILE = "model_info.json"
 DEFAULT_BATCH_SIZE = 32
+CHUNK_SIZE = 4096  # sentences tokenised and length-sorted together
 
 
 @dataclass(frozen=True)
@@ -89,25 +90,23 @@ class Classifier:
         return str(self.info.get("version", "unversioned"))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """(n, 4) calibrated probabilities in input order; batches are length-sorted to cut padding."""
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, len(LABEL_IDS)), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        probabilities = np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
-        for begin in range(0, len(order), batch_size):
-            index = order[begin:begin + batch_size]
-            batch = [texts[i] for i in index]
-            self._count_truncated(batch)
-            probabilities[index] = softmax(self.backend.logits(batch), self.temperature)
-        return probabilities
+        """(n, 4) calibrated probabilities in input order.
 
-    def _count_truncated(self, batch: list[str]) -> None:
-        # Cheap pre-check: only long strings can exceed the token window.
-        long = [t for t in batch if len(t) > self.backend.max_length * 2]
-        if long:
-            lengths = self.backend.tokenizer(long, add_special_tokens=True, return_length=True)["length"]
-            self.truncated += sum(1 for n in lengths if n > self.backend.max_length)
+        Sentences are tokenised once per chunk, sorted by token count and batched, so each batch pads
+        only to its own longest sentence; chunking bounds memory on very long inputs.
+        """
+        texts = list(texts)
+        probabilities = np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
+        encoder = self.backend.encoder
+        for start in range(0, len(texts), CHUNK_SIZE):
+            encodings = encoder.encode(texts[start:start + CHUNK_SIZE])
+            self.truncated += sum(1 for e in encodings if e.overflowing)
+            order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+            for begin in range(0, len(order), batch_size):
+                index = order[begin:begin + batch_size]
+                logits = self.backend.run(encoder.pad([encodings[i] for i in index]))
+                probabilities[[start + i for i in index]] = softmax(logits, self.temperature)
+        return probabilities
 
     def predict(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> list[Prediction]:
         """One Prediction per sentence, in input order."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -25,16 +26,21 @@ def add_score_parser(sub) -> None:
     p = sub.add_parser("score", help="score articles into labelled sentences (JSONL or CSV)",
                        description=SCORE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="text/JSONL files, directories, or - for stdin")
-    p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
+    p.add_argument("-o", "--output", type=Path,
+                   help="output file, written as OUTPUT.partial and renamed when complete (default: standard output)")
     p.add_argument("--model", default=None, help="model directory or MLflow URI (default: models/default)")
     p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="output format (default: jsonl)")
     p.add_argument("--no-split", action="store_true", help="treat each input record as one sentence")
+    p.add_argument("--strip-html", action="store_true",
+                   help="remove HTML markup first; offsets then point into the text that was scored")
     p.add_argument("--batch-size", type=int, default=32, help="sentences per model batch (default: 32)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run into the same -o file")
     p.add_argument("--on-error", choices=["skip", "fail"], default="skip",
                    help="bad input records: skip them with a warning (default) or stop with exit code 2")
     p.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
                    help="inference engine (default: ONNX int8 when exported, else torch)")
+    # Sentences per fsynced chunk; small values make resume tests write often.
+    p.add_argument("--chunk-sentences", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=run_score)
 
 
@@ -55,34 +61,69 @@ def fail(message: str) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from inference.articles import InputError, ReadStats, read_articles
+    from inference.articles import InputError, ReadStats, iter_articles, resolve_inputs
     from inference.classifier import Classifier
     from inference.model_source import ModelLoadError
-    from inference.scoring import score_stream
+    from inference.scoring import DEFAULT_CHUNK_SENTENCES, ResumeError, score_stream
 
     if args.resume and not args.output:
         return fail("--resume needs -o OUTPUT (standard output cannot be resumed)")
     if args.batch_size < 1:
         return fail("--batch-size must be at least 1")
+    chunk = args.chunk_sentences or DEFAULT_CHUNK_SENTENCES
+    if chunk < 1:
+        return fail("--chunk-sentences must be at least 1")
+    if args.output and args.output.is_dir():
+        return fail(f"-o {args.output} is a directory; give a file name")
+    try:
+        files = resolve_inputs(args.inputs, exclude=[args.output] if args.output else [])
+    except InputError as exc:
+        return fail(str(exc))
+    if not sys.stderr.isatty():
+        # Quiet unless a person watches: no weight-loading bars in pipeline logs.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         classifier = Classifier.load(args.model, backend=args.backend)
     except ModelLoadError as exc:
         return fail(str(exc))
     stats = ReadStats()
+    articles = iter_articles(files, args.on_error, stats)
+    if args.strip_html:
+        from inference.html_text import strip_html_articles
+
+        articles = strip_html_articles(articles)
     try:
-        summary = score_stream(classifier, read_articles(args.inputs, args.on_error, stats), args.output,
-                               fmt=args.format, split=not args.no_split, batch_size=args.batch_size, resume=args.resume)
+        summary = score_stream(classifier, articles, args.output, fmt=args.format, split=not args.no_split,
+                               batch_size=args.batch_size, resume=args.resume, chunk_sentences=chunk,
+                               resume_key={"inputs": [str(Path(f).resolve()) if f != "-" else f for f in files],
+                                           "strip_html": args.strip_html})
     except InputError as exc:
-        return fail(f"{exc} (nothing after it was scored; rerun with --resume to continue)")
-    except BrokenPipeError:
-        return 0
+        where = f"; the sentences before it are in {args.output}.partial: fix the input and rerun with --resume" \
+            if args.output else ""
+        return fail(f"{exc}{where}")
+    except ResumeError as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            _silence_stdout()
+            return 0
+        return fail(f"{exc.filename or 'output'}: {exc.strerror or exc}")
     print(summary.lines(), file=sys.stderr)
     if stats.skipped:
         print(f"skipped {len(stats.skipped)} bad record(s); see the warnings above", file=sys.stderr)
+    if stats.replaced:
+        print(f"replaced undecodable characters with U+FFFD in {len(stats.replaced)} file(s) or line(s)",
+              file=sys.stderr)
     if classifier.truncated:
         print(f"warning: {classifier.truncated} sentence(s) were longer than the model's window and were truncated",
               file=sys.stderr)
     return 0
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at devnull so the interpreter's final flush does not complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -47,5 +47,16 @@ def resolve_model_dir(source: str | Path | None = None) -> Path:
         raise ModelLoadError(f"cannot resolve MLflow model {text}: {first}. Check the name/alias with the MLflow UI or `sourcing promote --help`") from None
     except Exception as exc:  # network errors from a tracking server that is down
         raise ModelLoadError(f"cannot reach MLflow at {default_tracking_uri()} for {text}: {type(exc).__name__}. Is the tracking server up?") from None
-    candidate = local / "artifacts" / MODEL_DIR_ARTIFACT
-    return check_model_dir(candidate if candidate.is_dir() else local)
+    return check_model_dir(_pyfunc_model_dir(local))
+
+
+def _pyfunc_model_dir(local: Path) -> Path:
+    """The model directory inside a downloaded pyfunc model (its MLmodel names where), or `local` itself."""
+    mlmodel = local / "MLmodel"
+    if not mlmodel.is_file():
+        return local
+    import yaml
+
+    flavor = (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors", {}).get("python_function", {})
+    relative = (flavor.get("artifacts") or {}).get(MODEL_DIR_ARTIFACT, {}).get("path")
+    return local / relative if relative else local

@@ -87,6 +87,18 @@ def run_promote(args: argparse.Namespace) -> int:
     return 0 if decision.promoted or not args.strict else 1
 
 
+def run_export(args: argparse.Namespace) -> int:
+    from inference.model_source import ModelLoadError, check_model_dir
+    from inference.paths import DEFAULT_MODEL_DIR
+    from training.export import ExportError, export_onnx
+
+    try:
+        print(f"wrote {export_onnx(check_model_dir(Path(args.model) if args.model else DEFAULT_MODEL_DIR))}")
+    except (ModelLoadError, ExportError) as exc:
+        return fail(str(exc))
+    return 0
+
+
 def run_data(args: argparse.Namespace) -> int:
     from training import data_tools
     from training.labelled_data import DataError
@@ -143,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits-dir", help="folder with test.jsonl (default: data/build/splits)")
     p.add_argument("--strict", action="store_true", help="exit 1 when not promoted")
     p.set_defaults(handler=run_promote)
+
+    p = sub.add_parser("export", help="export a trained model to ONNX int8 (the fast scoring path)",
+                       description="Write onnx/model.int8.onnx (fused attention, dynamic int8) into the model "
+                                   "directory; `sourcing train` already does this unless export_onnx is false.")
+    p.add_argument("--model", default=None, help="model directory (default: models/default)")
+    p.set_defaults(handler=run_export)
 
     p = sub.add_parser("data", help="build, check or count the labelled data",
                        description="build: write data/build/splits/{train,dev,test}.jsonl; check: validate "

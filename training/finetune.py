@@ -53,6 +53,27 @@ def resolve_base_model(name: str) -> Path:
     return model_dir
 
 
+class LengthGroupedBatches(torch.utils.data.Sampler):
+    """Shuffled batches of similar length, so little compute goes to padding; a new order every epoch."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, pool_batches: int = 50):
+        self.lengths, self.batch_size, self.pool = lengths, batch_size, batch_size * pool_batches
+        self.rng = random.Random(seed)
+
+    def __iter__(self):
+        order = list(range(len(self.lengths)))
+        self.rng.shuffle(order)
+        batches = []
+        for begin in range(0, len(order), self.pool):
+            pool = sorted(order[begin:begin + self.pool], key=lambda i: self.lengths[i])
+            batches += [pool[i:i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        self.rng.shuffle(batches)
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -94,9 +115,8 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
         base, num_labels=len(LABEL_IDS), id2label=dict(ID_TO_LABEL), label2id=dict(LABEL_TO_ID))
 
     train_set = tokenised(train, tokenizer, cfg.max_length)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=generator,
-                        collate_fn=DataCollatorWithPadding(tokenizer))
+    sampler = LengthGroupedBatches([len(ids) for ids in train_set["input_ids"]], cfg.batch_size, cfg.seed)
+    loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=DataCollatorWithPadding(tokenizer))
     label_ids = np.array(train_set["labels"])
     if cfg.class_weighting == "balanced":
         present = np.unique(label_ids)

@@ -22,7 +22,10 @@ def render(cfg: TrainConfig, info: dict, metrics: dict[str, float]) -> str:
         f"- Base model: `{cfg.base_model}`, licence {BASE_MODEL_LICENCE}",
         f"- Data version (content hash of the splits): `{info['data_version']}`",
         f"- Trained sentences: {info['n_train']} (of which reviewer feedback: {info['n_feedback']})",
-        f"- Temperature (fitted on dev): {info['temperature']:.3f}", "",
+        f"- Temperature (fitted on dev): {info['temperature']:.3f}",
+        *([f"- Fast path: `onnx/model.int8.onnx`, the same weights as an ONNX Runtime graph with fused attention "
+           "and dynamic int8 quantisation (`sourcing export`); `Classifier.load` uses it when present"]
+          if cfg.export_onnx else []), "",
         "## Labels",
         *[f"- `{label.id}`: {label.description}" for label in LABELS], "",
         "## Evaluation on the test split", "",
@@ -45,7 +48,7 @@ def render(cfg: TrainConfig, info: dict, metrics: dict[str, float]) -> str:
         "## Training hyperparameters",
         "```yaml", cfg.to_yaml().rstrip(), "```", "",
         "## Framework versions",
-        *[f"- {name} {version(name)}" for name in ("torch", "transformers", "tokenizers", "datasets", "scikit-learn", "mlflow")],
+        *[f"- {name} {version(name)}" for name in ("torch", "transformers", "tokenizers", "datasets", "scikit-learn", "mlflow", "onnxruntime")],
         "",
     ]
     return "\n".join(lines)

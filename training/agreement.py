@@ -1,0 +1,70 @@
+"""Inter-annotator agreement: Cohen's kappa between the gold labels and blind second passes.
+
+Run: python -m training.agreement   (prints the tables the data card shows)
+"""
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+from sklearn.metrics import cohen_kappa_score
+
+from inference.labels import LABEL_IDS
+from inference.paths import DATA_DIR
+from training.labelled_data import iter_jsonl
+
+AGREEMENT_DIR = DATA_DIR / "agreement"
+
+
+def first_pass_labels() -> dict[str, str]:
+    """The label each sentence had before adjudication (the resolutions file records changes since)."""
+    labels: dict[str, str] = {}
+    for path in sorted((DATA_DIR / "labels").glob("*.jsonl")):
+        for _, record, _ in iter_jsonl(path):
+            if record:
+                labels[record.get("ref") or record.get("id")] = record["label"]
+    for path in sorted((DATA_DIR / "excluded").glob("*.jsonl")):
+        for _, record, _ in iter_jsonl(path):
+            if record:
+                labels[record.get("ref") or record.get("id")] = "EXCLUDE"
+    resolutions = AGREEMENT_DIR / "resolutions.jsonl"
+    if resolutions.is_file():
+        for _, record, _ in iter_jsonl(resolutions):
+            if record and record.get("first_label"):
+                labels[record["key"]] = record["first_label"]
+    return labels
+
+
+def second_pass_labels() -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for path in sorted(AGREEMENT_DIR.glob("second_pass*.jsonl")):
+        for _, record, _ in iter_jsonl(path):
+            if record:
+                labels[record.get("ref") or record.get("key")] = record["label"]
+    return labels
+
+
+def pairs() -> list[tuple[str, str, str]]:
+    """(key, first, second) for sentences both passes labelled (exclusions left out)."""
+    first, second = first_pass_labels(), second_pass_labels()
+    return [(k, first[k], s) for k, s in second.items() if k in first and "EXCLUDE" not in (first[k], s)]
+
+
+def report() -> str:
+    rows = pairs()
+    a, b = [r[1] for r in rows], [r[2] for r in rows]
+    lines = [f"Sentences labelled by both passes: {len(rows)}; raw agreement {sum(x == y for x, y in zip(a, b)) / len(rows):.3f}; "
+             f"Cohen's kappa {cohen_kappa_score(a, b):.3f}", "",
+             "| label | first pass | second pass | kappa (label vs rest) |", "| --- | --- | --- | --- |"]
+    for label in LABEL_IDS:
+        kappa = cohen_kappa_score([x == label for x in a], [y == label for y in b])
+        lines.append(f"| `{label}` | {a.count(label)} | {b.count(label)} | {kappa:.3f} |")
+    lines += ["", "| first pass | second pass | sentences |", "| --- | --- | --- |"]
+    for (x, y), n in collections.Counter((x, y) for x, y in zip(a, b) if x != y).most_common():
+        lines.append(f"| `{x}` | `{y}` | {n} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report())
