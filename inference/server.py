@@ -256,8 +256,8 @@ class Batcher:
         live = [(texts, future) for texts, future in jobs if future.set_running_or_notify_cancel()]
         texts = [t for job_texts, _ in live for t in job_texts]
         try:
-            if texts:
-                probabilities = self.classifier.predict_proba(texts, self.batch_size)
+            probabilities = self.classifier.predict_proba(texts, self.batch_size) if texts else \
+                np.zeros((0, len(LABEL_IDS)), dtype=np.float32)
         except Exception as exc:
             log.exception("prediction failed for a batch of %d sentences", len(texts))
             for _, future in live:
@@ -558,7 +558,8 @@ def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000) -
         sock.close()
         raise ServerConfigError(str(exc)) from None
     loopback = is_loopback(host)
-    allowed = {"localhost", "127.0.0.1", "[::1]", host_name(host)} if loopback else None
+    bound = f"[{host.strip('[]')}]" if ":" in host else host
+    allowed = {"localhost", "127.0.0.1", "[::1]", bound.lower()} if loopback else None
     app = create_app(classifier, FEEDBACK_DIR, token, allowed_hosts=allowed)
     url = base_url(sock)
     writes = "need the access token" if token else "are open (loopback only)"

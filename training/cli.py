@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from inference.cli import EXIT_USAGE, add_score_parser, add_serve_parser, fail
+from training.labelling_cli import add_audit_parsers, add_suggest_parser
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -162,12 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model directory (default: models/default)")
     p.set_defaults(handler=run_export)
 
-    p = sub.add_parser("data", help="build, check or count the labelled data",
+    p = sub.add_parser("data", help="build, check, count, audit or import the labelled data",
                        description="build: write data/build/splits/{train,dev,test}.jsonl; check: validate "
-                                   "data/labels/; stats: counts per label, origin and split.")
-    p.add_argument("data_command", choices=["build", "check", "stats"])
-    p.set_defaults(handler=run_data)
+                                   "data/labels/; stats: counts per label, origin and split; audit: rank likely "
+                                   "label errors; import-labelstudio: Label Studio annotations to gold labels.")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    for name, text in (("build", "write the train/dev/test splits"), ("check", "validate data/labels/"),
+                       ("stats", "counts per label, origin and split")):
+        data_sub.add_parser(name, help=text, description=text).set_defaults(handler=run_data)
+    add_audit_parsers(data_sub)
 
+    add_suggest_parser(sub)
     add_score_parser(sub)
     add_serve_parser(sub)
     return parser

@@ -210,6 +210,10 @@
       item.append(button);
       return item;
     }));
+    if (!items.length && state.sentences.length) {
+      const names = state.needsSourcing.map((id) => labelInfo(id).name.toLowerCase()).join(" or ");
+      $("needs-list").append(make("li", "muted", `No shown sentence is labelled ${names}.`));
+    }
     $("needs-count").textContent = `(${items.length})`;
   }
 
@@ -351,7 +355,7 @@
       const restored = applyFeedback(feedback.records);
       render();
       remember(id, text, idField.dataset.auto === "1");
-      $("input-panel").open = false;
+      $("input-panel").open = state.fileArticles.length > 1; // keep the file's article list at hand
       const restoredNote = restored ? `; ${restored} earlier decision(s) restored` : "";
       setStatus(`${state.sentences.length} sentences classified by model ${result.model_version}${restoredNote}.${note}`);
     } catch (error) {

@@ -326,7 +326,9 @@ def test_the_batcher_merges_concurrent_requests_into_few_model_calls():
 def classifier(tiny_model):
     from inference.classifier import Classifier
 
-    return Classifier.load(tiny_model.model_dir)
+    # fp32 torch: the ONNX int8 graph quantises activations per batch, so its probabilities shift with the
+    # other sentences in a batch, which would blur the checks that batching routes results correctly.
+    return Classifier.load(tiny_model.model_dir, backend="torch")
 
 
 @pytest.fixture(scope="module")
