@@ -105,8 +105,9 @@ def resolve_inputs(inputs: list[str], exclude: Iterable[Path] = ()) -> list[str]
         if item == STDIN:
             files.append(item)
         elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                           and p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES and p.resolve() not in skip)
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                           and p.resolve() not in skip)
             if not found:
                 raise InputError(f"{item}: directory holds no .txt or .jsonl files")
             files.extend(str(p) for p in found)

@@ -112,6 +112,12 @@ class Classifier:
         """One Prediction per sentence, in input order."""
         return [to_prediction(row) for row in self.predict_proba(texts, batch_size)]
 
+    def explain(self, texts: Sequence[str], top_k: int = 3, batch_size: int = DEFAULT_BATCH_SIZE) -> list[list]:
+        """Per sentence, the cue spans that drove its prediction (`inference.explain.CueSpan`), strongest first."""
+        from inference.explain import explain
+
+        return explain(self, texts, top_k=top_k, batch_size=batch_size)
+
     def score_article(self, text: str, batch_size: int = DEFAULT_BATCH_SIZE) -> list[ScoredSentence]:
         """Split `text` into sentences (offsets into `text`) and predict each."""
         sentences = split_sentences(text)

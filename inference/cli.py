@@ -46,7 +46,7 @@ def add_score_parser(sub) -> None:
 
 def add_serve_parser(sub) -> None:
     p = sub.add_parser("serve", help="serve the HTTP API and the review page",
-                       description="Serve POST /v1/classify, GET /health, the OpenAPI description at /docs, "
+                       description="Serve POST /v1/classify, GET /health, the OpenAPI description at /openapi.json, "
                                    "and the review page at /. Binds 127.0.0.1 unless --host says otherwise; "
                                    "any other address requires SOURCING_API_TOKEN for writes.")
     p.add_argument("--model", default=None, help="model directory or MLflow URI (default: models/default)")
@@ -95,10 +95,9 @@ def run_score(args: argparse.Namespace) -> int:
     try:
         summary = score_stream(classifier, articles, args.output, fmt=args.format, split=not args.no_split,
                                batch_size=args.batch_size, resume=args.resume, chunk_sentences=chunk,
-                               resume_key={"inputs": [str(Path(f).resolve()) if f != "-" else f for f in files],
-                                           "strip_html": args.strip_html})
+                               resume_key=_resume_key(args, files, classifier.version))
     except InputError as exc:
-        where = f"; the sentences before it are in {args.output}.partial: fix the input and rerun with --resume" \
+        where = f"; completed chunks are kept in {args.output}.partial: fix the input and rerun with --resume" \
             if args.output else ""
         return fail(f"{exc}{where}")
     except ResumeError as exc:
@@ -118,6 +117,15 @@ def run_score(args: argparse.Namespace) -> int:
         print(f"warning: {classifier.truncated} sentence(s) were longer than the model's window and were truncated",
               file=sys.stderr)
     return 0
+
+
+def _resume_key(args: argparse.Namespace, files: list[str], model_version: str) -> dict:
+    """What must not change between a run and its resume: inputs, model, and everything that shapes a batch
+    (the int8 engine's outputs depend on which sentences share one)."""
+    model = str(Path(args.model).resolve()) if args.model and Path(args.model).exists() else args.model
+    return {"inputs": [f if f == "-" else str(Path(f).resolve()) for f in files], "strip_html": args.strip_html,
+            "model": f"{model or 'default'}@{model_version}", "backend": args.backend,
+            "batch_size": args.batch_size, "chunk_sentences": args.chunk_sentences}
 
 
 def _silence_stdout() -> None:

@@ -263,12 +263,12 @@ class Batcher:
             for _, future in live:
                 future.set_exception(exc)
         else:
+            self.batches += 1 if texts else 0
+            self.sentences += len(texts)
             offset = 0
             for job_texts, future in live:
                 future.set_result(probabilities[offset:offset + len(job_texts)])
                 offset += len(job_texts)
-            self.batches += 1 if texts else 0
-            self.sentences += len(texts)
         finally:
             with self._lock:
                 self._pending -= queued
@@ -560,7 +560,10 @@ def serve(model: str | None = None, host: str = "127.0.0.1", port: int = 8000) -
     loopback = is_loopback(host)
     bound = f"[{host.strip('[]')}]" if ":" in host else host
     allowed = {"localhost", "127.0.0.1", "[::1]", bound.lower()} if loopback else None
-    app = create_app(classifier, FEEDBACK_DIR, token, allowed_hosts=allowed)
+    # Batching knobs for operators and the load test (bench/load_test.py compares batching on and off).
+    batch_wait = float(os.environ.get("SOURCING_BATCH_WAIT_MS", "5")) / 1000
+    max_batch = int(os.environ.get("SOURCING_MAX_BATCH", "64"))
+    app = create_app(classifier, FEEDBACK_DIR, token, allowed_hosts=allowed, batch_wait=batch_wait, max_batch=max_batch)
     url = base_url(sock)
     writes = "need the access token" if token else "are open (loopback only)"
     print(f"sourcing: serving model {classifier.version} at {url}/ (API at {url}/v1/classify, "

@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from inference.labels import LABEL_IDS, LABEL_TO_ID
 from inference.paths import DATA_DIR
@@ -103,10 +104,12 @@ def cross_validated_probabilities(features, labels: np.ndarray, folds: list[np.n
     """(n, 4) out-of-sample probabilities: each fold predicted by a model fitted on the other folds."""
     n = len(labels)
     probabilities = np.zeros((n, len(LABEL_IDS)))
-    for held in folds:
-        train = np.setdiff1d(np.arange(n), held)
-        model = make_model().fit(_take(features, train), labels[train])
-        probabilities[held] = _in_label_order(model, model.predict_proba(_take(features, held)))
+    # One BLAS thread: these small fits run ten times slower when threads fight over a busy machine.
+    with threadpool_limits(1):
+        for held in folds:
+            train = np.setdiff1d(np.arange(n), held)
+            model = make_model().fit(_take(features, train), labels[train])
+            probabilities[held] = _in_label_order(model, model.predict_proba(_take(features, held)))
     # cleanlab needs rows that sum to 1 with no exact zeros.
     probabilities = np.clip(probabilities, 1e-6, None)
     return probabilities / probabilities.sum(axis=1, keepdims=True)
@@ -184,8 +187,9 @@ def find_issues(examples: list[Example], probabilities: np.ndarray) -> list[Find
     from cleanlab.filter import find_label_issues
 
     labels = np.array([LABEL_TO_ID[e.label] for e in examples])
-    ranked = find_label_issues(labels, probabilities, filter_by="prune_by_noise_rate",
-                               return_indices_ranked_by="self_confidence", n_jobs=1)
+    with threadpool_limits(1):
+        ranked = find_label_issues(labels, probabilities, filter_by="prune_by_noise_rate",
+                                   return_indices_ranked_by="self_confidence", n_jobs=1)
     findings = []
     for rank, index in enumerate(ranked, start=1):
         e, row = examples[index], probabilities[index]
@@ -218,17 +222,21 @@ def format_report(result: AuditResult, top: int = 100) -> str:
     for c in result.candidates:
         lines.append(f"| {c.model} | {c.accuracy:.4f} | {c.macro_f1:.4f} | {'yes' if c is result.chosen else ''} |")
     share = len(result.findings) / max(result.n_examples, 1)
-    lines += ["", f"{len(result.findings)} likely label issues ({share:.1%} of the gold sentences).", "",
+    noted = sum(1 for f in result.findings if f.note)
+    lines += ["", f"{len(result.findings)} likely label issues ({share:.1%} of the gold sentences); {noted} of them "
+                  "carry an annotator's note (a hard case decided on purpose).", "",
               "| given label | suggested label | issues |", "| --- | --- | --- |"]
     pairs = collections.Counter((f.given_label, f.suggested_label) for f in result.findings)
     lines += [f"| `{g}` | `{s}` | {n} |" for (g, s), n in pairs.most_common()]
     lines += ["", f"## Top {min(top, len(result.findings))}", "",
               "Corpus sentences are shown by reference (their text stays in the shared corpus).", "",
-              "| rank | sentence | where | given | suggested | self-confidence |", "| --- | --- | --- | --- | --- | --- |"]
+              "A sentence with an annotator's note was decided as a hard case on purpose: check the note first.", "",
+              "| rank | sentence | where | given | suggested | self-confidence | annotator's note |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
     for f in result.findings[:top]:
         shown = f"`{f.id}`" if f.origin == "corpus" else f"`{f.id}`: {_cell(f.text or '')}"
         lines.append(f"| {f.rank} | {shown} | {f.where} | `{f.given_label}` | `{f.suggested_label}` | "
-                     f"{f.self_confidence:.3f} |")
+                     f"{f.self_confidence:.3f} | {_cell(f.note)} |")
     return "\n".join(lines) + "\n"
 
 

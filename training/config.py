@@ -33,7 +33,7 @@ class TrainConfig:
     register: bool = True
     seed: int = 13
     max_length: int = 128
-    epochs: int = 6
+    epochs: int = 5
     batch_size: int = 16
     eval_batch_size: int = 64
     learning_rate: float = 5e-5

@@ -149,6 +149,8 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
             optimiser.zero_grad()
             total += loss.item()
             batches += 1
+            if batches % 50 == 0:
+                log.info("epoch %d step %d/%d: mean train loss %.4f", epoch, batches, len(loader), total / batches)
         logits = predict_logits(model, tokenizer, dev_texts, cfg.max_length, cfg.eval_batch_size)
         predicted = [LABEL_IDS[i] for i in logits.argmax(axis=1)]
         metrics = {"train_loss": total / max(batches, 1), **classification_metrics(dev_gold, predicted, "dev")}

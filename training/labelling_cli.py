@@ -5,6 +5,7 @@ Run: sourcing data audit --help; sourcing suggest --help; sourcing data import-l
 from __future__ import annotations
 
 import argparse
+import collections
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def add_audit_parsers(data_sub) -> None:
     p.add_argument("--labels-dir", type=Path, default=None, help="gold label folder (default: data/labels)")
     p.add_argument("--out-dir", type=Path, default=None, help="where to write the report (default: data/build)")
     p.set_defaults(handler=run_audit)
+    add_import_parser(data_sub)
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -55,8 +57,131 @@ def run_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+SUGGEST_HELP = """Pick the unlabelled sentences the model is least sure of, to label next.
+
+Sentences already labelled (data/labels), second-passed (data/agreement), excluded (data/excluded) or in
+reviewer feedback are never suggested, matched by id and by normalised text; duplicates within the pool
+are dropped. Picks are spread over sources and predicted labels (round robin among the 4*N least certain),
+at most two per article while others remain.
+
+Strategies (uncertainty in [0, 1]): entropy (normalised entropy of the four probabilities), margin
+(1 - gap between the top two), mixed (their mean, the default).
+
+Output: JSONL with the model's label and probabilities as suggestions (corpus sentences also carry "ref"),
+or --format label-studio: a JSON task list with the predictions pre-filled, and OUT.label_config.xml beside it.
+Suggestions carry sentence text: keep them in data/build/ (not committed), never in data/labels/.
+
+Examples:
+  sourcing suggest --pool ../shared/corpus/ntrex.jsonl --n 200 -o data/build/suggest.jsonl
+  sourcing suggest --pool ../shared/corpus/ecbplus.jsonl --pool ../shared/corpus/senate.jsonl \\
+      --strategy margin --format label-studio -o data/build/tasks.json
+"""
+
+IMPORT_HELP = """Turn a Label Studio JSON export of suggestion tasks into gold label records.
+
+Every annotated task is validated: exactly one of the four labels, annotators agreeing, corpus text unchanged,
+ids not labelled already in data/labels. Corpus sentences are written as references ({"ref", "label", "note"}),
+never with their text; authored sentences with it. Nothing is written when any problem is found.
+
+Example:
+  sourcing data import-labelstudio ~/Downloads/project-3-at-2026-11-25.json -o data/labels/corpus_round2.jsonl
+"""
+
+
 def add_suggest_parser(sub) -> None:
-    return None
+    p = sub.add_parser("suggest", help="pick the unlabelled sentences the model is least sure of",
+                       description=SUGGEST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pool", type=Path, action="append", required=True, metavar="FILE",
+                   help="JSONL of {'id', 'text', ...} (a shared corpus file works as it is); repeatable")
+    p.add_argument("--n", type=int, default=200, help="how many sentences to suggest (default: 200)")
+    p.add_argument("--strategy", choices=["entropy", "margin", "mixed"], default="mixed",
+                   help="uncertainty measure (default: mixed)")
+    p.add_argument("--model", default=None, help="model directory or MLflow URI (default: models/default)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output file (JSONL, or JSON for label-studio)")
+    p.add_argument("--format", choices=["jsonl", "label-studio"], default="jsonl", help="output format (default: jsonl)")
+    p.add_argument("--max-pool", type=int, default=None,
+                   help="score a random sample of this many unlabelled pool sentences (default: all)")
+    p.add_argument("--labels-dir", type=Path, default=None, help="gold label folder (default: data/labels)")
+    p.add_argument("--corpus-dir", type=Path, default=None, help="shared corpus folder (default: ../shared/corpus)")
+    p.set_defaults(handler=run_suggest)
+
+
+def add_import_parser(data_sub) -> None:
+    p = data_sub.add_parser("import-labelstudio", help="Label Studio annotations to gold label records",
+                            description=IMPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("export", type=Path, metavar="EXPORT.json", help="Label Studio export (JSON format)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="gold label file to write, e.g. data/labels/NAME.jsonl")
+    p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    p.add_argument("--labels-dir", type=Path, default=None, help="gold label folder (default: data/labels)")
+    p.add_argument("--corpus-dir", type=Path, default=None, help="shared corpus folder (default: ../shared/corpus)")
+    p.set_defaults(handler=run_import)
+
+
+def run_suggest(args: argparse.Namespace) -> int:
+    import os
+
+    from inference.classifier import Classifier
+    from inference.model_source import ModelLoadError
+    from training import label_studio, suggest
+    from training.labelled_data import CORPUS_DIR, LABELS_DIR, DataError, load_corpus
+
+    labels_dir, corpus_dir = args.labels_dir or LABELS_DIR, args.corpus_dir or CORPUS_DIR
+    if args.n < 1:
+        return fail("--n must be at least 1")
+    missing = [str(p) for p in args.pool if not p.is_file()]
+    if missing:
+        return fail(f"pool file(s) not found: {', '.join(missing)}")
+    try:
+        suggest.check_output(args.output, labels_dir)
+        labelled = suggest.labelled_data(labels_dir, corpus_dir)
+        corpus = load_corpus(corpus_dir) if corpus_dir.is_dir() else {}
+        pool, skipped = suggest.read_pool(args.pool, corpus)
+    except DataError as exc:
+        return fail(str(exc))
+    if not sys.stderr.isatty():
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        classifier = Classifier.load(args.model)
+    except ModelLoadError as exc:
+        return fail(str(exc))
+    suggestions = suggest.suggest(classifier, pool, labelled, args.n, args.strategy, args.max_pool)
+    if args.format == "label-studio":
+        config = label_studio.write_tasks(suggestions, args.output)
+        extra = f" (labelling config: {config})"
+    else:
+        suggest.write_jsonl(suggestions, args.output)
+        extra = ""
+    counts = ", ".join(f"{label} {n}" for label, n in
+                       sorted(collections.Counter(s.model_label for s in suggestions).items()))
+    print(f"suggested {len(suggestions)} of {len(pool)} pool sentence(s) ({skipped} bad line(s) skipped); "
+          f"model labels: {counts}; wrote {args.output}{extra}", file=sys.stderr)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    import json
+
+    from training import label_studio
+    from training.labelled_data import CORPUS_DIR, LABELS_DIR, DataError
+
+    if args.output.exists() and not args.force:
+        return fail(f"{args.output} exists; pick a new name or pass --force to overwrite it")
+    try:
+        export = json.loads(args.export.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return fail(f"{args.export}: not found")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return fail(f"{args.export}: not valid JSON ({exc})")
+    try:
+        records, unannotated = label_studio.from_export(export, args.corpus_dir or CORPUS_DIR,
+                                                        args.labels_dir or LABELS_DIR, args.output)
+    except DataError as exc:
+        return fail(str(exc))
+    label_studio.write_gold(records, args.output)
+    refs = sum(1 for r in records if "ref" in r)
+    print(f"wrote {len(records)} gold record(s) to {args.output} ({refs} corpus reference(s), "
+          f"{len(records) - refs} authored); {unannotated} task(s) not annotated yet", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -191,6 +191,25 @@ def test_on_error_fail_exits_2_naming_file_and_line_and_writes_no_output(score, 
     assert not out_file.exists()
 
 
+def test_fix_the_bad_line_and_resume_completes_the_run(score, tmp_path):
+    path = tmp_path / "feed.jsonl"
+    good = '{"id": "a", "text": "One. Two."}\n{"id": "b", "text": "Three."}\n'
+    path.write_text(good + '{"id": "c", "text": null}\n{"id": "d", "text": "Four."}\n')
+    out_file = tmp_path / "scored.jsonl"
+    options = ["-o", str(out_file), "--on-error", "fail", "--chunk-sentences", "1"]
+    code, _, err = score(str(path), *options)
+    assert code == 2 and f"{path}:3: 'text' must be a string, got NoneType" in err and "--resume" in err
+    assert len((tmp_path / "scored.jsonl.partial").read_text().splitlines()) == 3
+    code, _, err = score(str(path), *options, "--resume", "--batch-size", "8")
+    assert code == 2 and "other options" in err
+    path.write_text(good + '{"id": "c", "text": "Fixed."}\n{"id": "d", "text": "Four."}\n')
+    code, _, err = score(str(path), *options, "--resume")
+    assert code == 0 and "resumed after 3 already written" in err
+    _, reference, _ = score(str(path), "--chunk-sentences", "1")
+    assert out_file.read_bytes() == reference
+    assert not (tmp_path / "scored.jsonl.partial").exists() and not (tmp_path / "scored.jsonl.progress").exists()
+
+
 def test_non_utf8_bytes_are_replaced_with_a_warning(score, tmp_path, caplog):
     path = tmp_path / "latin1.txt"
     path.write_bytes("Caf\u00e9 owners said prices rose.".encode("latin-1"))
@@ -296,7 +315,8 @@ def test_resume_after_sigkill_at_random_points_equals_an_uninterrupted_run(rando
     out = tmp_path / "out.jsonl"
     progress = out.with_name("out.jsonl.progress")
     env = {**os.environ, "SOURCING_THREADS": "1"}
-    kill_points = sorted(random.Random().sample(range(1, total - 200), 3))
+    seed = random.randrange(1 << 30)
+    kill_points = sorted(random.Random(seed).sample(range(1, total - 200), 3))
     committed = []
     for i, point in enumerate(kill_points):
         resume = ["--resume"] if i else []
@@ -305,8 +325,9 @@ def test_resume_after_sigkill_at_random_points_equals_an_uninterrupted_run(rando
         assert not out.exists()
     done = subprocess.run([str(SOURCING), "score", str(archive), "-o", str(out), *options, "--resume"],
                           env=env, capture_output=True, timeout=300)
+    where = f"kill points {kill_points} (seed {seed}), committed {committed}"
     assert done.returncode == 0, done.stderr.decode()
-    assert f"resumed after {committed[-1]} already written" in done.stderr.decode()
-    assert out.read_bytes().splitlines() == reference.read_bytes().splitlines()
-    assert out.read_bytes() == reference.read_bytes()
+    assert f"resumed after {committed[-1]} already written" in done.stderr.decode(), where
+    assert out.read_bytes().splitlines() == reference.read_bytes().splitlines(), where
+    assert out.read_bytes() == reference.read_bytes(), where
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.jsonl", "out.jsonl", "reference.jsonl"]

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,13 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def classifier(random_model_dir):
+    """The random tiny model on one torch thread (faster on a busy machine); the session's setting is restored."""
     import torch
 
-    threads = torch.get_num_threads()
-    import os
-
-    os.environ["SOURCING_THREADS"] = "1"
     from inference.classifier import Classifier
 
+    threads = torch.get_num_threads()
+    os.environ["SOURCING_THREADS"] = "1"
     yield Classifier.load(random_model_dir)
     os.environ.pop("SOURCING_THREADS", None)
     torch.set_num_threads(threads)
@@ -261,6 +261,8 @@ def test_directory_inputs_skip_the_output_file_and_hidden_files(tmp_path):
     (tmp_path / "a.txt").write_text("A.")
     (tmp_path / "scored.jsonl").write_text('{"text": "old output"}\n')
     (tmp_path / ".hidden.txt").write_text("Hidden.")
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / ".cache" / "state.json").write_text("{}")
     assert resolve_inputs([str(tmp_path)], exclude=[tmp_path / "scored.jsonl"]) == [str(tmp_path / "a.txt")]
 
 

@@ -37,8 +37,14 @@ def spark(tmp_path_factory):
 
 
 def test_spark_udf_labels_equal_classifier_predict(tiny_model, mlflow_store, spark):
+    """Each Spark partition reaches the pyfunc as one pandas batch; Classifier.predict on the same batch must agree.
+
+    The reference is computed per partition because the int8 ONNX engine's outputs depend on which sentences
+    share a batch (dynamic activation quantisation), so near-tied labels can differ from a whole-list predict.
+    """
     import mlflow
     import pandas as pd
+    from pyspark.sql.functions import spark_partition_id
 
     from inference.classifier import Classifier
 
@@ -46,11 +52,14 @@ def test_spark_udf_labels_equal_classifier_predict(tiny_model, mlflow_store, spa
     sentences = [json.loads(line)["text"] for line in lines if line.strip()][:240]
     udf = mlflow.pyfunc.spark_udf(spark, MODEL_URI, result_type=RESULT_TYPE, env_manager="local")
     frame = spark.createDataFrame(pd.DataFrame({"id": range(len(sentences)), "text": sentences})).repartition(2)
-    scored = (frame.withColumn("prediction", udf("text"))
-              .select("id", "prediction.label", "prediction.confidence", *[f"prediction.p_{l}" for l in LABEL_IDS])
-              .toPandas().sort_values("id"))
-    expected = Classifier.load(tiny_model.model_dir).predict(sentences)
-    assert len(scored) == len(sentences) >= 200
-    assert scored["label"].tolist() == [p.label for p in expected]
-    assert scored["confidence"].tolist() == pytest.approx([p.confidence for p in expected], abs=2e-6)
-    assert len(set(scored["label"])) > 1
+    scored = (frame.withColumn("prediction", udf("text")).withColumn("partition", spark_partition_id())
+              .select("id", "partition", "text", "prediction.label", "prediction.confidence")
+              .toPandas())
+    assert sorted(scored["id"]) == list(range(len(sentences))) and len(sentences) >= 200
+    assert scored["partition"].nunique() == 2
+    classifier = Classifier.load(tiny_model.model_dir)
+    for _, part in scored.groupby("partition", sort=True):
+        expected = classifier.predict(part["text"].tolist())
+        assert part["label"].tolist() == [p.label for p in expected]
+        assert part["confidence"].tolist() == pytest.approx([p.confidence for p in expected], abs=2e-6)
+    assert scored["label"].nunique() > 1
