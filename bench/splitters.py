@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"F1 {r['f1']:.3f} (fp {r['fp']}, fn {r['fn']}) {r['sentences_per_second']:.0f} sent/s")
             results.extend(rows)
     if args.markdown:
-        command = ".venv/bin/python bench/splitters.py" + (f" --ecbplus-docs {args.ecbplus_docs}" if args.ecbplus_docs != 120 else "") + \
-            f" --markdown {args.markdown}"
+        sample = f" --ecbplus-docs {args.ecbplus_docs}" if args.ecbplus_docs != 120 else ""
+        command = f".venv/bin/python bench/splitters.py{sample} --markdown {args.markdown}"
         args.markdown.write_text(markdown(results, command))
     return 0
 

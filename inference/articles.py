@@ -75,7 +75,8 @@ def _jsonl_articles(lines: Iterable[bytes], name: str, on_error: str, stats: Rea
             _problem(f"{where}: 'text' must be a string, got {type(text).__name__}", on_error, stats)
             continue
         if not text.strip():
-            _problem(f"{where}: 'text' is empty" if not text else f"{where}: 'text' is only whitespace", on_error, stats)
+            problem = "'text' is empty" if not text else "'text' is only whitespace"
+            _problem(f"{where}: {problem}", on_error, stats)
             continue
         if _SURROGATE.search(text):
             # "\ud800" escapes decode to lone surrogates, which cannot be written as UTF-8; same-length repair.
@@ -105,7 +106,8 @@ def resolve_inputs(inputs: list[str], exclude: Iterable[Path] = ()) -> list[str]
         if item == STDIN:
             files.append(item)
         elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES
+            found = sorted(p for p in path.rglob("*")
+                           if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES
                            and not any(part.startswith(".") for part in p.relative_to(path).parts)
                            and p.resolve() not in skip)
             if not found:

@@ -14,6 +14,10 @@ SCORE_HELP = """Score articles sentence by sentence and stream one JSON object p
 
 INPUT may be text files (one article each; article_id is the file name), JSONL files of
 {"id", "text", ...} (extra fields are carried through), directories of either, or - for stdin.
+CSV has the same fields, p_<label> columns for the probabilities, and "extra" (the carried fields as JSON).
+
+With -o, output goes to OUTPUT.partial in fsynced chunks and is renamed to OUTPUT when complete;
+after a crash, the same command with --resume continues where the last chunk ended.
 
 Examples:
   sourcing score data/examples/example_article.txt
@@ -82,6 +86,7 @@ def run_score(args: argparse.Namespace) -> int:
     if not sys.stderr.isatty():
         # Quiet unless a person watches: no weight-loading bars in pipeline logs.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    _return_large_buffers()
     try:
         classifier = Classifier.load(args.model, backend=args.backend)
     except ModelLoadError as exc:
@@ -117,6 +122,22 @@ def run_score(args: argparse.Namespace) -> int:
         print(f"warning: {classifier.truncated} sentence(s) were longer than the model's window and were truncated",
               file=sys.stderr)
     return 0
+
+
+def _return_large_buffers() -> None:
+    """Have glibc mmap allocations of 128 KiB and more, so freed activation buffers go back to the OS.
+
+    Otherwise its adaptive threshold keeps them in a fragmenting heap and RSS creeps up over a long run
+    (MiniLM: 0.65 GB after 2k sentences, 1.06 GB after 120k; with this, 0.57 GB after 20k).
+    """
+    import ctypes
+    import ctypes.util
+
+    m_mmap_threshold = -3
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(m_mmap_threshold, 128 * 1024)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
 
 
 def _resume_key(args: argparse.Namespace, files: list[str], model_version: str) -> dict:

@@ -16,13 +16,12 @@ from typing import Iterable, Protocol, Sequence
 import numpy as np
 
 from inference.labels import LABEL_IDS
-from inference.paths import DATA_DIR
+from inference.paths import DATA_DIR, FEEDBACK_DIR
 from training.labelled_data import CORPUS_DIR, LABELS_DIR, DataError, iter_jsonl, load_corpus, normalise, read_labels
 
 STRATEGIES = ("entropy", "margin", "mixed")
 # Files whose ids are decided already: gold labels, second-pass labels, sentences excluded from labelling.
 DECIDED_DIRS = (DATA_DIR / "agreement", DATA_DIR / "excluded")
-FEEDBACK_DIR = DATA_DIR / "feedback"
 CANDIDATE_FACTOR = 4  # spread is sought among the CANDIDATE_FACTOR * n least certain sentences
 MAX_PER_DOC = 2
 _NUMBERED_ID = re.compile(r"^(.*?)[-_:]?\d+$")
@@ -169,9 +168,9 @@ def spread_select(scores: np.ndarray, strata: Sequence[tuple], docs: Sequence[st
                 deferred.append(i)
             if len(chosen) >= n:
                 break
-    rest = [i for i in sorted(deferred, key=lambda i: (-scores[i], i))] + \
-        [i for i in order[len(candidates):]]
-    chosen += [i for i in rest if i not in set(chosen)][:n - len(chosen)]
+    # Fewer strata or articles than needed: fill up with the most uncertain left over.
+    rest = sorted(deferred, key=lambda i: (-scores[i], i)) + order[len(candidates):]
+    chosen += rest[:n - len(chosen)]
     return sorted(chosen, key=lambda i: (-scores[i], i))
 
 
@@ -215,7 +214,3 @@ def check_output(output: Path, labels_dir: Path = LABELS_DIR) -> None:
     if output.resolve().is_relative_to(labels_dir.resolve()):
         raise DataError([f"{output}: suggestions carry sentence text and are not gold labels; write them outside "
                          f"{labels_dir} (data/build/ is not committed)"])
-
-
-__all__ = ["suggest", "read_pool", "labelled_data", "uncertainty", "spread_select", "PoolSentence", "Suggestion",
-           "Labelled", "write_jsonl", "check_output", "load_corpus"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from inference.labels import LABEL_IDS
-from inference.paths import DATA_DIR, PROJECT_ROOT
+from inference.paths import DATA_DIR
 from training.cli import main
 
 SOURCING = Path(sys.executable).with_name("sourcing")
@@ -36,8 +36,10 @@ def _one_thread():
 
 
 @pytest.fixture
-def score(random_model_dir, capsysbinary):
+def score(random_model_dir, capsysbinary, monkeypatch):
     """Run `sourcing score ... --model <random model>` in-process; returns (exit code, stdout bytes, stderr text)."""
+    # The malloc tuning is process-wide: keep it out of the test session (the subprocess tests run it).
+    monkeypatch.setattr("inference.cli._return_large_buffers", lambda: None)
 
     def run(*args: str, model: str | None = None) -> tuple[int, bytes, str]:
         code = main(["score", *args, "--model", model or str(random_model_dir)])
@@ -303,11 +305,13 @@ def run_until_killed(args: list[str], progress: Path, at_least: int, env: dict) 
     return committed
 
 
-def test_resume_after_sigkill_at_random_points_equals_an_uninterrupted_run(random_model_dir, tmp_path, capsysbinary):
+def test_resume_after_sigkill_at_random_points_equals_an_uninterrupted_run(random_model_dir, tmp_path, monkeypatch,
+                                                                         capsys):
     archive = tmp_path / "archive.jsonl"
     write_archive(archive)
     options = ["--model", str(random_model_dir), "--batch-size", "4", "--chunk-sentences", "16"]
     reference = tmp_path / "reference.jsonl"
+    monkeypatch.setattr("inference.cli._return_large_buffers", lambda: None)
     assert main(["score", str(archive), "-o", str(reference), *options]) == 0
     total = len(reference.read_text(encoding="utf-8").splitlines())
     assert total > 2500

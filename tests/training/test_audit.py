@@ -5,8 +5,6 @@ import json
 import random
 from pathlib import Path
 
-import pytest
-
 from inference.labels import LABEL_IDS
 from inference.paths import PROJECT_ROOT
 from training.audit import Finding, audit, fold_indices
