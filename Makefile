@@ -48,6 +48,9 @@ stats: venv ## print the data counts table
 promote: venv ## move alias champion to the candidate if it beats it
 	$(SOURCING) promote
 
+bench: venv ## benchmark scoring paths (writes bench/results.md)
+	$(PY) bench/run.py
+
 serve: venv ## serve the API and review page on 127.0.0.1:8000
 	$(SOURCING) serve
 

@@ -41,6 +41,8 @@ def add_score_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run into the same -o file")
     p.add_argument("--on-error", choices=["skip", "fail"], default="skip",
                    help="bad input records: skip them with a warning (default) or stop with exit code 2")
+    p.add_argument("--explain", action="store_true",
+                   help='add "cues": the evidence spans behind each label, offsets into the sentence text (slower)')
     p.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
                    help="inference engine (default: ONNX int8 when exported, else torch)")
     # Sentences per fsynced chunk; small values make resume tests write often.
@@ -100,7 +102,7 @@ def run_score(args: argparse.Namespace) -> int:
     try:
         summary = score_stream(classifier, articles, args.output, fmt=args.format, split=not args.no_split,
                                batch_size=args.batch_size, resume=args.resume, chunk_sentences=chunk,
-                               resume_key=_resume_key(args, files, classifier.version))
+                               resume_key=_resume_key(args, files, classifier.version), explain=args.explain)
     except InputError as exc:
         where = f"; completed chunks are kept in {args.output}.partial: fix the input and rerun with --resume" \
             if args.output else ""
@@ -146,7 +148,8 @@ def _resume_key(args: argparse.Namespace, files: list[str], model_version: str) 
     model = str(Path(args.model).resolve()) if args.model and Path(args.model).exists() else args.model
     return {"inputs": [f if f == "-" else str(Path(f).resolve()) for f in files], "strip_html": args.strip_html,
             "model": f"{model or 'default'}@{model_version}", "backend": args.backend,
-            "batch_size": args.batch_size, "chunk_sentences": args.chunk_sentences}
+            "batch_size": args.batch_size, "chunk_sentences": args.chunk_sentences,
+            **({"explain": True} if args.explain else {})}
 
 
 def _silence_stdout() -> None:

@@ -35,7 +35,7 @@ _ANALYSTS = (r"analysts?|experts?|observers?|commentators?|economists?|critics?|
 _THINK = r"say|said|says|suggest|suggests|suggested|believe|believes|warn|warns|warned|expect|expects|expected|think|" \
          r"thinks|thought|predict|predicts|predicted|argue|argues|argued|fear|fears|speculate|speculated|note|noted"
 
-# (kind, pattern); a longer match wins over a shorter one it contains (see find_cues).
+# (kind, pattern); the first pattern to find a span names its kind; a longer match wins over one it contains.
 _PATTERNS: tuple[tuple[str, str], ...] = (
     # hedge: an unverified marker, checked before the verification words it contains
     ("hedge", r"(?:could|can|cannot|can't|could not|has not been|have not been|had not been|was not|were not|"
@@ -102,7 +102,7 @@ class Cue:
 
 
 def find_cues(text: str) -> list[Cue]:
-    """Candidate cue spans in `text`, in order of position; a span inside a longer one of the same kind is dropped."""
+    """Candidate cue spans in `text`, in order of position; a span inside a longer one is dropped."""
     found: dict[tuple[int, int], str] = {}
     for kind, pattern in _COMPILED:
         for match in pattern.finditer(text):
@@ -114,12 +114,7 @@ def find_cues(text: str) -> list[Cue]:
                 end -= 1
             if end - start >= 2 and (start, end) not in found:
                 found[(start, end)] = kind
-    spans = sorted(found.items(), key=lambda item: (item[0][0], -(item[0][1] - item[0][0])))
-    kept: list[Cue] = []
-    for (start, end), kind in spans:
-        inside = any(c.kind == kind and c.start <= start and end <= c.end and (c.start, c.end) != (start, end)
-                     for c in kept) or any(k == kind and s <= start and end <= e and (s, e) != (start, end)
-                                           for (s, e), k in found.items())
-        if not inside:
-            kept.append(Cue(start, end, kind))
-    return kept
+    # A span inside a longer one is dropped whatever its kind: the longer match is the more specific cue
+    # ("said" inside "two officials said", "independently verified" inside "could not be independently verified").
+    return [Cue(start, end, kind) for (start, end), kind in sorted(found.items())
+            if not any(s <= start and end <= e and (s, e) != (start, end) for s, e in found)]

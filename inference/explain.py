@@ -1,9 +1,11 @@
 """Evidence spans: the cue words that drove a prediction, found by the cue lexicon and ranked by occlusion.
 
 For each sentence, every candidate span from `inference.cues.find_cues` is deleted in turn and the sentence
-re-scored; a span's score is the drop in the predicted label's probability without it. A sentence with no
-lexicon cue gets no spans (unsourced narration has nothing to underline), unless `fallback=True`, which
-ranks single words instead (kind "other").
+re-scored; a span's score is the drop in the predicted label's probability without it.
+
+A sentence with no lexicon cue falls back to single words (kind "other"), ranked the same way, unless it is
+predicted `unverified_assertion`: unsourced narration has no cue to show, and no span says so
+(`fallback="auto"`, the default; "always" and "never" are the alternatives measured in training/cue_eval.py).
 """
 from __future__ import annotations
 
@@ -12,13 +14,15 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from inference.cues import Cue, find_cues
-from inference.labels import LABEL_TO_ID
+from inference.labels import LABEL_TO_ID, NEEDS_SOURCING
 
 if TYPE_CHECKING:
     from inference.classifier import Classifier, Prediction
 
 DEFAULT_TOP_K = 3
 MAX_FALLBACK_WORDS = 40
+FALLBACKS = ("auto", "always", "never")
+NO_CUE_LABEL = NEEDS_SOURCING[0]  # the least sourced label, plain narration included: nothing to underline
 _WORD = re.compile(r"[\w'’-]+")
 _SPACES = re.compile(r"\s{2,}")
 
@@ -51,16 +55,19 @@ def candidates(text: str, fallback: bool = False) -> list[Cue]:
 
 
 def explain(classifier: "Classifier", texts: Sequence[str], predictions: Sequence["Prediction"] | None = None,
-            top_k: int = DEFAULT_TOP_K, batch_size: int = 32, fallback: bool = False) -> list[list[CueSpan]]:
+            top_k: int = DEFAULT_TOP_K, batch_size: int = 32, fallback: str = "auto") -> list[list[CueSpan]]:
     """For each text, up to `top_k` non-overlapping cue spans, the one that moved the label most first.
 
     `predictions` (from `classifier.predict(texts)`) are reused when given; otherwise computed. Spans whose
     removal does not lower the label's probability are kept only when no span does (they are still the cues).
     """
+    if fallback not in FALLBACKS:
+        raise ValueError(f"fallback must be one of {', '.join(FALLBACKS)}")
     texts = list(texts)
     if predictions is None:
         predictions = classifier.predict(texts, batch_size)
-    spans_per_text = [candidates(t, fallback) for t in texts]
+    spans_per_text = [candidates(t, fallback == "always" or (fallback == "auto" and p.label != NO_CUE_LABEL))
+                      for t, p in zip(texts, predictions)]
     variants = [occlude(t, c.start, c.end) for t, spans in zip(texts, spans_per_text) for c in spans]
     probabilities = classifier.predict_proba(variants, batch_size) if variants else []
     results: list[list[CueSpan]] = []
@@ -68,7 +75,8 @@ def explain(classifier: "Classifier", texts: Sequence[str], predictions: Sequenc
     for text, spans, prediction in zip(texts, spans_per_text, predictions):
         label_id = LABEL_TO_ID[prediction.label]
         base = prediction.probabilities[prediction.label]
-        scored = [CueSpan(c.start, c.end, c.kind, text[c.start:c.end], round(float(base - probabilities[offset + i][label_id]), 6))
+        scored = [CueSpan(c.start, c.end, c.kind, text[c.start:c.end],
+                          round(float(base - probabilities[offset + i][label_id]), 6))
                   for i, c in enumerate(spans)]
         offset += len(spans)
         # Highest drop first; a lexicon cue before a fallback word; then longer, then earlier.

@@ -163,10 +163,11 @@ def _format(records: list[dict], fmt: str, header: bool) -> bytes:
 def score_stream(classifier: Classifier, articles: Iterable[Article], output: Path | None, fmt: str = "jsonl",
                  split: bool = True, batch_size: int = 32, resume: bool = False,
                  chunk_sentences: int = DEFAULT_CHUNK_SENTENCES, progress: bool | None = None,
-                 resume_key: object = None) -> ScoreSummary:
+                 resume_key: object = None, explain: bool = False) -> ScoreSummary:
     """Score `articles` into `output` (stdout when None), a chunk of sentences at a time.
 
     `resume_key` (e.g. the input list) is stored with the progress so that a resume over other inputs fails.
+    `explain` adds "cues" to each record: evidence spans with offsets into the sentence text.
     """
     summary = ScoreSummary()
     target = _ResumableFile(output, {"format": fmt, "split": split, "inputs": resume_key}) if output else None
@@ -189,6 +190,12 @@ def score_stream(classifier: Classifier, articles: Iterable[Article], output: Pa
             return
         predictions = classifier.predict([p.sentence.text for p in pending], batch_size)
         records = [_record(item, prediction) for item, prediction in zip(pending, predictions)]
+        if explain:
+            from inference.explain import explain as explain_spans
+
+            spans = explain_spans(classifier, [p.sentence.text for p in pending], predictions, batch_size=batch_size)
+            for record, found in zip(records, spans):
+                record["cues"] = [span.to_dict() for span in found]
         summary.labels.update(prediction.label for prediction in predictions)
         data = _format(records, fmt, header)
         header = False

@@ -34,6 +34,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.classifier import ScoredSentence, to_prediction
+from inference.explain import add_cues
 from inference.feedback_store import FeedbackStore
 from inference.labels import LABEL_IDS, LABELS, NEEDS_SOURCING
 from inference.paths import FEEDBACK_DIR
@@ -85,6 +86,7 @@ class ClassifyRequest(BaseModel):
         None, description="sentences to classify as they are; offsets are within each sentence")
     text: str | None = Field(None, description="an article to split into sentences; offsets are into this text")
     article_id: str | None = Field(None, max_length=MAX_ID_CHARS, description="carried into every record")
+    explain: bool = Field(False, description="also return each label's evidence spans as 'cues' (slower)")
 
     @model_validator(mode="after")
     def _one_input(self) -> "ClassifyRequest":
@@ -112,6 +114,7 @@ class SentenceRecord(BaseModel):
     label: LabelId
     confidence: float = Field(description="calibrated probability of `label`")
     probabilities: dict[str, float]
+    cues: list[dict] | None = Field(None, description="with explain: [{start, end, kind, text, score}], offsets into text")
 
 
 class ClassifyResponse(BaseModel):
@@ -427,7 +430,7 @@ def create_app(classifier, feedback_dir: Path = FEEDBACK_DIR, token: str | None 
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
-    @app.post("/v1/classify", response_model=ClassifyResponse, tags=["classify"],
+    @app.post("/v1/classify", response_model=ClassifyResponse, response_model_exclude_unset=True, tags=["classify"],
               responses={413: {"description": "body or sentence count over the limit"},
                          422: {"description": "malformed JSON or wrong schema"},
                          503: {"description": "too many sentences queued; retry"}})
@@ -449,6 +452,8 @@ def create_app(classifier, feedback_dir: Path = FEEDBACK_DIR, token: str | None 
             raise HTTPException(503, f"server busy: {exc}", headers={"Retry-After": "1"}) from None
         records = [{"article_id": request.article_id, **ScoredSentence(i, s, to_prediction(row)).to_dict()}
                    for i, (s, row) in enumerate(zip(sentences, probabilities))]
+        if request.explain:
+            await run_in_threadpool(add_cues, classifier, records, [s.text for s in sentences], probabilities)
         return {"model_version": classifier.version, "records": records}
 
     @app.get("/health", response_model=Health, tags=["service"])

@@ -67,6 +67,7 @@ class Finding:
 @dataclass
 class AuditResult:
     n_examples: int
+    n_folds: int
     chosen: OutOfSample
     candidates: list[OutOfSample]
     findings: list[Finding] = field(default_factory=list)
@@ -205,7 +206,7 @@ def audit(examples: list[Example], model: str = "auto", n_folds: int = N_FOLDS,
     if len({e.label for e in examples}) < len(LABEL_IDS):
         raise ValueError("the audit needs examples of all four labels")
     chosen, candidates = out_of_sample(examples, model, n_folds, embedding_cache)
-    return AuditResult(len(examples), chosen, candidates, find_issues(examples, chosen.probabilities))
+    return AuditResult(len(examples), n_folds, chosen, candidates, find_issues(examples, chosen.probabilities))
 
 
 def _cell(text: str) -> str:
@@ -215,8 +216,8 @@ def _cell(text: str) -> str:
 def format_report(result: AuditResult, top: int = 100) -> str:
     """Markdown: how the probabilities were made, the issue counts, and the top `top` findings."""
     lines = ["# Label audit", "",
-             f"{result.n_examples} gold sentences; out-of-sample probabilities from {N_FOLDS}-fold cross-validation "
-             "grouped by article (`doc_id`); label issues from cleanlab "
+             f"{result.n_examples} gold sentences; out-of-sample probabilities from {result.n_folds}-fold "
+             "cross-validation grouped by article (`doc_id`); label issues from cleanlab "
              "(`find_label_issues`, prune by noise rate, ranked by self-confidence).", "",
              "| model | out-of-sample accuracy | macro-F1 | used |", "| --- | --- | --- | --- |"]
     for c in result.candidates:

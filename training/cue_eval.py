@@ -2,6 +2,9 @@
 
 Run: python -m training.cue_eval [--model models/default]
 
+`top1_overlap` is the default explanation (lexicon cues ranked by occlusion, single words when the lexicon finds
+none and the label is not unverified_assertion); the other figures are the alternatives and baselines.
+
 The marks file holds `{"key", "cues": [[start, end, kind], ...]}` per sentence (end-exclusive offsets into the
 gold sentence; corpus sentences by reference, their text read from the shared corpus). A span hits when it
 overlaps a marked cue by at least one character.
@@ -60,12 +63,15 @@ def evaluate(classifier, marked: list[Marked], top_k: int = 3) -> dict[str, floa
     with_cues = [m for m in marked if m.cues]
     without = [m for m in marked if not m.cues]
     texts = [m.text for m in with_cues]
-    ranked = explain(classifier, texts, top_k=top_k)
-    ranked_fallback = explain(classifier, texts, top_k=1, fallback=True)
+    ranked = explain(classifier, texts, top_k=top_k)  # fallback "auto", the default
+    ranked_lexicon = explain(classifier, texts, top_k=1, fallback="never")
+    ranked_fallback = explain(classifier, texts, top_k=1, fallback="always")
     rng = random.Random(0)
-    top1 = top1_kind = topk = fallback = first_cue = longest_cue = lexicon_recall = random_word = 0
-    true_cues = 0
-    for m, spans, spans_fb in zip(with_cues, ranked, ranked_fallback):
+    top1 = top1_kind = topk = lexicon_only = fallback = first_cue = longest_cue = lexicon_recall = random_word = 0
+    lexicon_bound = true_cues = 0
+    for m, spans, spans_lex, spans_fb in zip(with_cues, ranked, ranked_lexicon, ranked_fallback):
+        if spans_lex:
+            lexicon_only += bool(overlaps(spans_lex[0].start, spans_lex[0].end, m.cues))
         if spans:
             hit = overlaps(spans[0].start, spans[0].end, m.cues)
             top1 += bool(hit)
@@ -74,6 +80,7 @@ def evaluate(classifier, marked: list[Marked], top_k: int = 3) -> dict[str, floa
         if spans_fb:
             fallback += bool(overlaps(spans_fb[0].start, spans_fb[0].end, m.cues))
         lexicon = find_cues(m.text)
+        lexicon_bound += any(overlaps(c.start, c.end, m.cues) for c in lexicon)
         if lexicon:
             first_cue += bool(overlaps(lexicon[0].start, lexicon[0].end, m.cues))
             longest = max(lexicon, key=lambda c: (c.end - c.start, -c.start))
@@ -89,7 +96,8 @@ def evaluate(classifier, marked: list[Marked], top_k: int = 3) -> dict[str, floa
     return {
         "sentences_marked": len(marked), "sentences_with_cues": n, "marked_cues": true_cues,
         "top1_overlap": top1 / n, "top1_overlap_same_kind": top1_kind / n, f"top{top_k}_any_overlap": topk / n,
-        "top1_overlap_with_word_fallback": fallback / n,
+        "top1_overlap_lexicon_only": lexicon_only / n, "top1_overlap_word_fallback_always": fallback / n,
+        "lexicon_candidates_upper_bound": lexicon_bound / n,
         "baseline_first_lexicon_cue": first_cue / n, "baseline_longest_lexicon_cue": longest_cue / n,
         "baseline_random_word": random_word / n, "lexicon_recall_of_marked_cues": lexicon_recall / max(true_cues, 1),
         "no_cue_sentences": len(without), "no_cue_sentences_left_unmarked": silent_no_cue / max(len(without), 1),

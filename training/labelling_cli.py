@@ -1,4 +1,4 @@
-"""Command-line adapters of the labelling loop: `sourcing data audit`, `sourcing suggest`, `sourcing data import-labelstudio`.
+"""CLI adapters of the labelling loop: `sourcing data audit`, `sourcing suggest`, `sourcing data import-labelstudio`.
 
 Run: sourcing data audit --help; sourcing suggest --help; sourcing data import-labelstudio --help
 """
@@ -153,7 +153,9 @@ def run_suggest(args: argparse.Namespace) -> int:
         extra = ""
     counts = ", ".join(f"{label} {n}" for label, n in
                        sorted(collections.Counter(s.model_label for s in suggestions).items()))
-    print(f"suggested {len(suggestions)} of {len(pool)} pool sentence(s) ({skipped} bad line(s) skipped); "
+    unlabelled = sum(1 for sentence in pool if not labelled.covers(sentence))
+    print(f"suggested {len(suggestions)} of {len(pool)} pool sentence(s), {unlabelled} of them not labelled yet "
+          f"({skipped} bad line(s) skipped); "
           f"model labels: {counts}; wrote {args.output}{extra}", file=sys.stderr)
     return 0
 

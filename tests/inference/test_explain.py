@@ -70,11 +70,21 @@ def test_spans_have_valid_offsets_and_do_not_overlap():
         assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
 
 
-def test_no_lexicon_cue_gives_no_span_unless_fallback():
+def test_unsourced_narration_gets_no_span_unless_fallback_always():
     text = "Eight drones were intercepted over Rostov Oblast."
-    assert explain(CueWordClassifier(), [text]) == [[]]
-    fallback = explain(CueWordClassifier(), [text], fallback=True)[0]
+    assert explain(CueWordClassifier(), [text]) == [[]]  # predicted unverified_assertion: nothing to underline
+    fallback = explain(CueWordClassifier(), [text], fallback="always")[0]
     assert fallback and all(s.kind == "other" and text[s.start:s.end] == s.text for s in fallback)
+    with pytest.raises(ValueError):
+        explain(CueWordClassifier(), [text], fallback="sometimes")
+
+
+def test_a_cue_missing_from_the_lexicon_is_found_by_word_occlusion():
+    text = "The satellite passed over the valley at noon."
+    assert find_cues(text) == []
+    top = explain(CueWordClassifier(), [text])[0][0]  # predicted independent_confirmation
+    assert (top.text, top.kind, text[top.start:top.end]) == ("satellite", "other", "satellite")
+    assert explain(CueWordClassifier(), [text], fallback="never") == [[]]
 
 
 def test_explain_reuses_given_predictions_and_keeps_input_order():
@@ -115,3 +125,42 @@ def test_trained_model_explanations_have_valid_offsets(tiny_model):
     for text, spans in zip(texts, clf.explain(texts)):
         assert spans and all(text[s.start:s.end] == s.text and s.kind in CUE_KINDS for s in spans)
         assert all(any(c.start == s.start and c.end == s.end for c in find_cues(text)) for s in spans)
+
+
+def test_score_stream_explain_adds_cues_only_when_asked(tmp_path):
+    import json
+
+    from inference.articles import Article
+    from inference.scoring import score_stream
+
+    text = "The ministry said the bridge was hit. HIMARS launchers were reportedly destroyed."
+    for explain_flag in (False, True):
+        out = tmp_path / f"scored-{explain_flag}.jsonl"
+        score_stream(CueWordClassifier(), [Article("a1", text)], out, explain=explain_flag, progress=False)
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+        assert len(records) == 2
+        if not explain_flag:
+            assert all("cues" not in r for r in records)
+            continue
+        for record in records:
+            top = record["cues"][0]
+            assert record["text"][top["start"]:top["end"]] == top["text"]
+            assert text[record["start"] + top["start"]:record["start"] + top["end"]] == top["text"]
+        assert [r["cues"][0]["kind"] for r in records] == ["attribution", "hedge"]
+
+
+@pytest.mark.slow
+def test_score_command_explain_with_a_trained_model(tiny_model, tmp_path, capsys):
+    import json
+
+    from training.cli import main
+
+    article = tmp_path / "article.txt"
+    article.write_text("The ministry said the bridge was hit. Analysts suggest more strikes may follow.")
+    assert main(["score", str(article), "--model", str(tiny_model.model_dir), "--explain"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 2
+    for record in records:
+        assert record["cues"]
+        for cue in record["cues"]:
+            assert record["text"][cue["start"]:cue["end"]] == cue["text"] and cue["kind"] in CUE_KINDS

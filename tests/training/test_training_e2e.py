@@ -73,7 +73,7 @@ def test_promote_sets_champion_then_refuses_a_worse_model(tiny_model, tiny_split
     assert not decision.promoted
     assert "does not beat" in decision.reason
     assert client.get_model_version_by_alias("sourcing-classifier", "champion").version == champion
-    assert client.get_model_version_by_alias("sourcing-classifier", "candidate").version == str(worse.registered_version)
+    assert str(client.get_model_version_by_alias("sourcing-classifier", "candidate").version) == str(worse.registered_version)
 
 
 def _sourcing(*args, env_extra=None):
