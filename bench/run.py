@@ -28,6 +28,7 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from inference.backends import ONNX_FILE, ONNX_INT8_FILE  # noqa: E402
 from inference.labels import LABEL_IDS  # noqa: E402
 
 SPLITS_DIR = PROJECT_ROOT / "data" / "build" / "splits"
@@ -127,40 +128,58 @@ def build_default(args) -> Score:
     return lambda texts: [p.label for p in classifier.predict(texts)]
 
 
+def _student(onnx_file: str) -> Callable[[argparse.Namespace], Score]:
+    def build(args) -> Score:
+        from inference.backends import OnnxBackend
+        from inference.classifier import Classifier
+
+        backend = OnnxBackend(args.student, _max_length(args.student), onnx_file)
+        classifier = Classifier(backend)
+        return lambda texts: _labels(classifier.predict_proba(texts))
+    return build
+
+
 PATHS = [
     Candidate(REFERENCE, 'transformers.pipeline("text-classification", batch_size=32), fp32 torch, input order (reference)',
-          build_pipeline),
+              build_pipeline),
     Candidate("torch-unsorted", "fp32 torch, batches of 32 in input order, padded per batch", build_torch_unsorted),
     Candidate(BASELINE, "fp32 torch, length-sorted batches of 32", _classifier(_torch)),
     Candidate("torch-int8-sorted", "torch dynamic int8 (Linear layers), length-sorted batches of 32", _classifier(_torch_qint8)),
-    Candidate("onnx-fp32-sorted", "ONNX Runtime, fused fp32 graph, length-sorted batches of 32", _classifier(_onnx("onnx/model.onnx"))),
-    Candidate("onnx-int8-sorted-b64", "ONNX Runtime, fused int8 graph, length-sorted batches of 64",
-          _classifier(_onnx("onnx/model.int8.onnx"), 64)),
-    Candidate("default", "`Classifier.load` default path (ONNX Runtime, fused int8 graph, length-sorted)", build_default),
+    Candidate("default", "`Classifier.load` default path: ONNX Runtime, fused fp32 graph, length-sorted batches of 32",
+              build_default),
+    Candidate("onnx-int8", "ONNX Runtime, fused graph with dynamic int8, length-sorted batches of 32",
+              _classifier(_onnx(ONNX_INT8_FILE))),
+    Candidate("onnx-int8-b64", "ONNX Runtime, fused graph with dynamic int8, length-sorted batches of 64",
+              _classifier(_onnx(ONNX_INT8_FILE), 64)),
+]
+STUDENT_PATHS = [
+    Candidate("student-onnx-fp32", "distilled student (first layers of the model), ONNX fused fp32, sorted batches of 32",
+              _student(ONNX_FILE)),
+    Candidate("student-onnx-int8", "distilled student, ONNX fused dynamic int8, sorted batches of 32",
+              _student(ONNX_INT8_FILE)),
 ]
 
 
 def prepare_model(source: Path, work: Path) -> tuple[Path, float]:
-    """Copy `source` to `work/model` and export ONNX there (int8 and fused fp32); seconds spent exporting."""
-    from training.export import FP32_FILE, export_onnx
+    """Copy `source` to `work/model` and export ONNX there (fused fp32 and int8); seconds spent exporting."""
+    from training.export import export_onnx
 
     target = work / "model"
-    stamp = source / "model.safetensors"
-    fresh = target.is_dir() and (target / "model.safetensors").stat().st_mtime >= stamp.stat().st_mtime \
-        and (target / FP32_FILE).is_file() and (target / "onnx" / "model.int8.onnx").is_file()
+    fresh = target.is_dir() and (target / "model.safetensors").stat().st_mtime >= (source / "model.safetensors").stat().st_mtime \
+        and (target / ONNX_FILE).is_file() and (target / ONNX_INT8_FILE).is_file()
     if fresh:
         return target, float("nan")
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("onnx"))
     started = time.perf_counter()
-    export_onnx(target, _max_length(target), keep_fp32=True)
+    export_onnx(target, _max_length(target))
     return target, time.perf_counter() - started
 
 
 def run_one(args) -> None:
     """Child process: load one path, score the sentences once, print load time and peak RSS as JSON."""
     texts, _, _ = load_sentences(args.n)
-    path = next(p for p in PATHS if p.key == args.one)
+    path = next(p for p in PATHS + STUDENT_PATHS if p.key == args.one)
     started = time.perf_counter()
     score = path.build(args)
     loaded = time.perf_counter() - started
@@ -176,7 +195,7 @@ def peak_rss_kib() -> int:
 
 def measure_in_subprocess(args, key: str) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--one", key, "--n", str(args.n),
-               "--model-copy", str(args.model_copy)]
+               "--model-copy", str(args.model_copy)] + (["--student", str(args.student)] if args.student else [])
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
@@ -204,7 +223,8 @@ def run(args) -> dict:
     torch.set_num_threads(os.cpu_count() or 1)
     texts, gold, n_test = load_sentences(args.n)
     args.model_copy, export_seconds = prepare_model(args.model.resolve(), args.work)
-    paths = [p for p in PATHS if not args.only or p.key in args.only or p.key == REFERENCE]
+    candidates = PATHS + (STUDENT_PATHS if args.student else [])
+    paths = [p for p in candidates if not args.only or p.key in args.only or p.key == REFERENCE]
     scorers, labels, timings = {}, {}, {p.key: [] for p in paths}
     for path in paths:
         scorers[path.key] = path.build(args)
@@ -236,7 +256,9 @@ def run(args) -> dict:
         print(f"{path.key}: {rate:.1f}/s ({rate / reference:.2f}x)", file=sys.stderr)
     return {"command": "make bench  # .venv/bin/python bench/run.py " + " ".join(sys.argv[1:]),
             "machine": machine(), "n_sentences": len(texts), "n_test": n_test, "repeats": args.repeats,
-            "model": str(args.model), "onnx_export_seconds": export_seconds,
+            "model": str(args.model), "student": str(args.student) if args.student else None,
+            "student_info": json.loads((args.student / "model_info.json").read_text()) if args.student else None,
+            "onnx_export_seconds": export_seconds,
             "load_average_before_after": [load_before[0], load_after[0]], "paths": rows}
 
 
@@ -268,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "default", help="trained model directory")
     parser.add_argument("--work", type=Path, default=Path("/tmp/sourcing-bench"), help="where the exported copy goes")
+    parser.add_argument("--student", type=Path, help="an exported distilled model directory (python -m training.distill)")
     parser.add_argument("--n", type=int, default=2000, help="number of sentences")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", nargs="*", help="path keys to run (the reference always runs)")

@@ -157,9 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 when not promoted")
     p.set_defaults(handler=run_promote)
 
-    p = sub.add_parser("export", help="export a trained model to ONNX int8 (the fast scoring path)",
-                       description="Write onnx/model.int8.onnx (fused attention, dynamic int8) into the model "
-                                   "directory; `sourcing train` already does this unless export_onnx is false.")
+    p = sub.add_parser("export", help="export a trained model to ONNX (the fast scoring path)",
+                       description="Write onnx/model.onnx (fused attention, fp32: the default fast path) and "
+                                   "onnx/model.int8.onnx (dynamic int8, opt-in) into the model directory; "
+                                   "`sourcing train` already does this unless export_onnx is false.")
     p.add_argument("--model", default=None, help="model directory (default: models/default)")
     p.set_defaults(handler=run_export)
 

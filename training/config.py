@@ -46,7 +46,7 @@ class TrainConfig:
     num_threads: int = 2
     baseline_c: float = 4.0
     baseline_max_ngram: int = 2
-    export_onnx: bool = False
+    export_onnx: bool = True
 
     def __post_init__(self) -> None:
         for name, minimum in (("epochs", 1), ("batch_size", 1), ("eval_batch_size", 1),

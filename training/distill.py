@@ -123,7 +123,7 @@ def distill(teacher_dir: Path, out_dir: Path, n_layers: int, splits_dir: Path, e
                     "distilled_from": str(teacher_dir), "layers": n_layers,
                     "temperature": temperature, "metrics": {k: round(v, 4) for k, v in metrics.items()}}
     (out_dir / INFO_FILE).write_text(json.dumps(student_info, indent=2) + "\n")
-    export_onnx(out_dir, max_length, keep_fp32=True)
+    export_onnx(out_dir, max_length)
     return metrics
 
 

@@ -1,4 +1,4 @@
-"""Export a fine-tuned model to ONNX: fused BERT graph, then dynamic int8 (`onnx/model.int8.onnx`).
+"""Export a fine-tuned model to ONNX: the fused BERT graph (`onnx/model.onnx`) and its dynamic int8 copy (`onnx/model.int8.onnx`).
 
 Run: sourcing export --model models/default   (also called by `sourcing train` when export_onnx is true)
 """
@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.backends import ONNX_FILE
+from inference.backends import ONNX_FILE, ONNX_INT8_FILE
 from inference.classifier import INFO_FILE
 
 log = logging.getLogger(__name__)
 
-FP32_FILE = "onnx/model.onnx"
 OPSET = 17
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 # A few sentences of different lengths, to trace the graph and check the export against torch.
@@ -87,13 +86,14 @@ def _probabilities(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def export_onnx(model_dir: str | Path, max_length: int | None = None, keep_fp32: bool = False,
-                tolerance: float = 0.05) -> Path:
-    """Write `onnx/model.int8.onnx` (and with `keep_fp32`, the fused fp32 `onnx/model.onnx`) into `model_dir`.
+def export_onnx(model_dir: str | Path, max_length: int | None = None, int8: bool = True,
+                tolerance: float = 1e-3) -> Path:
+    """Write the fused fp32 `onnx/model.onnx` (the default fast path) and, with `int8`, `onnx/model.int8.onnx`.
 
     `max_length` only bounds the check sentences; by default it is read from the model's `model_info.json`.
-    Fails with ExportError when the int8 graph's probabilities on a few check sentences differ from
-    torch's by `tolerance` or more, so a broken export never lands beside the weights.
+    Fails with ExportError when the fused fp32 graph's probabilities on a few check sentences differ from
+    torch's by `tolerance` or more, so a broken export never lands beside the weights. The int8 graph's
+    difference is quantisation error, not an export bug: it is logged, and measured by `bench/run.py`.
     """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -114,15 +114,18 @@ def export_onnx(model_dir: str | Path, max_length: int | None = None, keep_fp32:
     target = model_dir / ONNX_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
+        raw, fused, quantised = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx", Path(tmp) / "int8.onnx"
         _export_graph(model, encoded, raw)
         fused_ops = _fuse(raw, fused, model.config)
-        _quantize(fused, Path(tmp) / "int8.onnx")
-        worst = float(np.abs(_probabilities(_onnx_logits(Path(tmp) / "int8.onnx", encoded)) - expected).max())
-        if worst >= tolerance:
-            raise ExportError(f"int8 ONNX probabilities differ from torch by {worst:.4f} (limit {tolerance})")
-        (Path(tmp) / "int8.onnx").replace(target)
-        if keep_fp32:
-            fused.replace(model_dir / FP32_FILE)
-    log.info("exported %s (fused %s; max probability difference to torch %.4f)", target, fused_ops, worst)
+        fp32_error = float(np.abs(_probabilities(_onnx_logits(fused, encoded)) - expected).max())
+        if fp32_error >= tolerance:
+            raise ExportError(f"fused ONNX probabilities differ from torch by {fp32_error:.2e} (limit {tolerance})")
+        int8_error = float("nan")
+        if int8:
+            _quantize(fused, quantised)
+            int8_error = float(np.abs(_probabilities(_onnx_logits(quantised, encoded)) - expected).max())
+            quantised.replace(model_dir / ONNX_INT8_FILE)
+        fused.replace(target)
+    log.info("exported %s (fused %s); max probability difference to torch on %d check sentences: "
+             "fp32 %.1e, int8 %.4f", target, fused_ops, len(CHECK_SENTENCES), fp32_error, int8_error)
     return target

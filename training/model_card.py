@@ -23,8 +23,9 @@ def render(cfg: TrainConfig, info: dict, metrics: dict[str, float]) -> str:
         f"- Data version (content hash of the splits): `{info['data_version']}`",
         f"- Trained sentences: {info['n_train']} (of which reviewer feedback: {info['n_feedback']})",
         f"- Temperature (fitted on dev): {info['temperature']:.3f}",
-        *([f"- Fast path: `onnx/model.int8.onnx`, the same weights as an ONNX Runtime graph with fused attention "
-           "and dynamic int8 quantisation (`sourcing export`); `Classifier.load` uses it when present"]
+        *(["- Fast path: `onnx/model.onnx`, the same weights as an ONNX Runtime graph with fused attention "
+           "(`sourcing export`; `Classifier.load` uses it when present), and `onnx/model.int8.onnx`, its dynamic "
+           "int8 copy (opt-in `--backend onnx-int8`: faster, but moves some labels; see `bench/results.md`)"]
           if cfg.export_onnx else []), "",
         "## Labels",
         *[f"- `{label.id}`: {label.description}" for label in LABELS], "",

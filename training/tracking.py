@@ -99,7 +99,7 @@ def log_pyfunc(model_dir: Path, examples: list[str]):
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
-    packages = ["torch", "transformers", "tokenizers", "onnxruntime", "pysbd", "pandas", "numpy", "mlflow"]
+    packages = ["torch", "transformers", "tokenizers", "onnxruntime", "blingfire", "pandas", "numpy", "mlflow"]
     return [f"{name}=={version(name)}" for name in packages]
 
 

@@ -1,4 +1,4 @@
-"""The fast path (ONNX Runtime, fused int8) gives the fp32 torch model's labels and probabilities; its tokenizer gives transformers' ids."""
+"""The fast path (ONNX Runtime, fused fp32 graph) gives the fp32 torch model's labels and probabilities; its tokenizer gives transformers' ids."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from inference.backends import ONNX_FILE, Encoder
+from inference.backends import ONNX_FILE, ONNX_INT8_FILE, Encoder
 from inference.classifier import Classifier
 from inference.labels import LABEL_IDS
 from inference.paths import DATA_DIR
@@ -52,39 +52,69 @@ def _authored_texts() -> list[str]:
     return [json.loads(line)["text"] for line in (DATA_DIR / "labels" / "authored_starter.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@pytest.mark.slow
-def test_export_writes_the_int8_graph_and_load_picks_it(tiny_model, tmp_path):
+@pytest.fixture(scope="module")
+def exported_tiny(tiny_model, tmp_path_factory):
+    """A copy of the tiny model with both ONNX graphs, whatever the config's export_onnx default."""
     import shutil
 
     from training.export import export_onnx
 
-    model_dir = tmp_path / "model"
-    shutil.copytree(tiny_model.model_dir, model_dir)
-    export_onnx(model_dir, tolerance=1.0)
-    assert (model_dir / ONNX_FILE).is_file()
-    assert Classifier.load(model_dir).backend.name == "onnx"
-    assert Classifier.load(model_dir, backend="torch").backend.name == "torch"
+    model_dir = tmp_path_factory.mktemp("exported") / "tiny"
+    shutil.copytree(tiny_model.model_dir, model_dir, ignore=shutil.ignore_patterns("onnx"))
+    export_onnx(model_dir)
+    return model_dir
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a.argmax(axis=1) == b.argmax(axis=1)))
+
+
+def _test_texts(tiny_splits) -> list[str]:
+    return [json.loads(line)["text"] for line in (tiny_splits / "test.jsonl").read_text().splitlines() if line.strip()]
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known gap (issue 6 open): dynamic int8 quantisation changes labels beyond the 1% / 0.05 "
-                          "bound; on the default model the int8 export's probabilities differ by 0.10", strict=False)
-def test_onnx_int8_agrees_with_fp32_torch(tiny_model, tiny_splits):
+def test_export_writes_both_graphs_and_load_picks_fp32(exported_tiny):
+    assert (exported_tiny / ONNX_FILE).is_file() and (exported_tiny / ONNX_INT8_FILE).is_file()
+    default = Classifier.load(exported_tiny).backend
+    assert default.name == "onnx" and default.session._model_path.endswith(ONNX_FILE)
+    assert Classifier.load(exported_tiny, backend="onnx-int8").backend.session._model_path.endswith(ONNX_INT8_FILE)
+    assert Classifier.load(exported_tiny, backend="torch").backend.name == "torch"
+
+
+@pytest.mark.slow
+def test_default_fast_path_agrees_with_fp32_torch(exported_tiny, tiny_splits):
     """On the test split and on all 1,200 authored sentences: >= 99% same labels, probabilities within 0.05."""
-    import shutil
-
-    from training.export import export_onnx
-
-    model_dir = tiny_splits.parent / "exported_tiny"
-    if not model_dir.exists():
-        shutil.copytree(tiny_model.model_dir, model_dir)
-        export_onnx(model_dir, tolerance=1.0)
-    fast = Classifier.load(model_dir, backend="onnx")
-    reference = Classifier.load(model_dir, backend="torch")
-    test = [json.loads(line)["text"] for line in (tiny_splits / "test.jsonl").read_text().splitlines() if line.strip()]
-    for texts in (test, _authored_texts()):
+    fast = Classifier.load(exported_tiny)
+    reference = Classifier.load(exported_tiny, backend="torch")
+    for texts in (_test_texts(tiny_splits), _authored_texts()):
         fast_p, reference_p = fast.predict_proba(texts), reference.predict_proba(texts)
         assert fast_p.shape == reference_p.shape == (len(texts), len(LABEL_IDS))
-        agreement = float(np.mean(fast_p.argmax(axis=1) == reference_p.argmax(axis=1)))
+        assert _agreement(fast_p, reference_p) >= 0.99
+        assert float(np.abs(fast_p - reference_p).max()) < 0.05
+
+
+@pytest.mark.slow
+def test_int8_graph_is_a_quantised_copy_of_the_model(exported_tiny):
+    """Opt-in int8 (`backend="onnx-int8"`) must be the same model on average, not sentence by sentence."""
+    texts = _authored_texts()
+    int8 = Classifier.load(exported_tiny, backend="onnx-int8").predict_proba(texts)
+    reference = Classifier.load(exported_tiny, backend="torch").predict_proba(texts)
+    np.testing.assert_allclose(int8.sum(axis=1), 1.0, atol=1e-5)
+    assert float(np.abs(int8 - reference).mean()) < 0.05
+    assert _agreement(int8, reference) >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="known gap (issue 6): dynamic int8 quantises activations per batch and changes labels "
+                          "beyond the 1% / 0.05 bound, which is why it is opt-in and not the default path",
+                   strict=False)
+def test_onnx_int8_agrees_with_fp32_torch(exported_tiny, tiny_splits):
+    """The issue's bound applied to int8: >= 99% same labels, probabilities within 0.05."""
+    fast = Classifier.load(exported_tiny, backend="onnx-int8")
+    reference = Classifier.load(exported_tiny, backend="torch")
+    for texts in (_test_texts(tiny_splits), _authored_texts()):
+        fast_p, reference_p = fast.predict_proba(texts), reference.predict_proba(texts)
+        agreement = _agreement(fast_p, reference_p)
         assert agreement >= 0.99, f"labels agree on {agreement:.1%} of {len(texts)} sentences"
         assert float(np.abs(fast_p - reference_p).max()) < 0.05
