@@ -43,8 +43,8 @@ def add_score_parser(sub) -> None:
                    help="bad input records: skip them with a warning (default) or stop with exit code 2")
     p.add_argument("--explain", action="store_true",
                    help='add "cues": the evidence spans behind each label, offsets into the sentence text (slower)')
-    p.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
-                   help="inference engine (default: ONNX int8 when exported, else torch)")
+    p.add_argument("--backend", choices=["auto", "onnx", "onnx-int8", "torch"], default="auto",
+                   help="inference engine (default: fused fp32 ONNX when exported, else torch; onnx-int8 is faster but less exact)")
     # Sentences per fsynced chunk; small values make resume tests write often.
     p.add_argument("--chunk-sentences", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=run_score)
