@@ -10,6 +10,12 @@ import re
 from dataclasses import dataclass
 
 CUE_KINDS: tuple[str, ...] = ("attribution", "verification", "hedge", "anonymity")
+CUE_KIND_DESCRIPTIONS: dict[str, str] = {
+    "attribution": "a source and its speech verb",
+    "verification": "an independent check",
+    "hedge": "hedging, speculation or an unverified marker",
+    "anonymity": "an unnamed or inaccessible source",
+}
 
 _SPEECH = (r"said|says|say|saying|told|tells|stated|states|announced|announces|added|adds|claimed|claims|"
            r"insisted|insists|noted|notes|reported|reports|wrote|writes|tweeted|posted|explained|acknowledged|"

@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from inference.cues import Cue, find_cues
+from inference.cues import CUE_KIND_DESCRIPTIONS, CUE_KINDS, Cue, find_cues
 from inference.labels import LABEL_TO_ID, NEEDS_SOURCING
 
 if TYPE_CHECKING:
@@ -23,6 +23,10 @@ DEFAULT_TOP_K = 3
 MAX_FALLBACK_WORDS = 40
 FALLBACKS = ("auto", "always", "never")
 NO_CUE_LABEL = NEEDS_SOURCING[0]  # the least sourced label, plain narration included: nothing to underline
+FALLBACK_KIND = "other"
+# Every kind a span can have, in display order, with what it means (the review page's legend and tooltips).
+SPAN_KINDS: dict[str, str] = {**{kind: CUE_KIND_DESCRIPTIONS[kind] for kind in CUE_KINDS},
+                              FALLBACK_KIND: "a word outside the cue lexicon that the label leaned on"}
 _WORD = re.compile(r"[\w'’-]+")
 _SPACES = re.compile(r"\s{2,}")
 
@@ -51,7 +55,7 @@ def candidates(text: str, fallback: bool = False) -> list[Cue]:
     cues = find_cues(text)
     if cues or not fallback:
         return cues
-    return [Cue(m.start(), m.end(), "other") for m in _WORD.finditer(text)][:MAX_FALLBACK_WORDS]
+    return [Cue(m.start(), m.end(), FALLBACK_KIND) for m in _WORD.finditer(text)][:MAX_FALLBACK_WORDS]
 
 
 def explain(classifier: "Classifier", texts: Sequence[str], predictions: Sequence["Prediction"] | None = None,
@@ -80,7 +84,7 @@ def explain(classifier: "Classifier", texts: Sequence[str], predictions: Sequenc
                   for i, c in enumerate(spans)]
         offset += len(spans)
         # Highest drop first; a lexicon cue before a fallback word; then longer, then earlier.
-        scored.sort(key=lambda s: (-s.score, s.kind == "other", -(s.end - s.start), s.start))
+        scored.sort(key=lambda s: (-s.score, s.kind == FALLBACK_KIND, -(s.end - s.start), s.start))
         if any(s.score > 0 for s in scored):
             scored = [s for s in scored if s.score > 0]
         chosen: list[CueSpan] = []

@@ -13,12 +13,23 @@ def to_texts(model_input) -> list[str]:
     """Accept a DataFrame (`text` column, or a single column), a Series, a list of strings, or a dict."""
     if isinstance(model_input, pd.DataFrame):
         column = "text" if "text" in model_input.columns else model_input.columns[0]
-        return [str(t) for t in model_input[column].tolist()]
+        return _flatten(model_input[column].tolist())
     if isinstance(model_input, pd.Series):
-        return [str(t) for t in model_input.tolist()]
+        return _flatten(model_input.tolist())
     if isinstance(model_input, dict):
         return to_texts(pd.DataFrame(model_input))
-    return [str(t) for t in model_input]
+    return _flatten(model_input)
+
+
+def _flatten(values) -> list[str]:
+    # MLflow's schema enforcement turns a dict of columns ({"text": [...]}) into one row holding the list.
+    texts = []
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            texts.extend(str(t) for t in value)
+        else:
+            texts.append(str(value))
+    return texts
 
 
 class SourcingModel(mlflow.pyfunc.PythonModel):

@@ -23,9 +23,10 @@ from typing import Annotated, Any, Iterator, Literal, Sequence
 
 import numpy as np
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -34,7 +35,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.classifier import ScoredSentence, to_prediction
-from inference.explain import add_cues
+from inference.explain import SPAN_KINDS, add_cues
 from inference.feedback_store import FeedbackStore
 from inference.labels import LABEL_IDS, LABELS, NEEDS_SOURCING
 from inference.paths import FEEDBACK_DIR
@@ -167,6 +168,37 @@ class LabelInfo(BaseModel):
     key: int = Field(description="keyboard shortcut on the review page")
 
 
+class CueKindInfo(BaseModel):
+    id: str
+    description: str
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="where the problem is, e.g. ['body', 'sentences', 1]")
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: `detail` says what to change; a 422 also lists each problem in `errors`."""
+
+    detail: str
+    errors: list[ErrorItem] | None = None
+
+
+ERROR_DESCRIPTIONS = {
+    401: "missing or wrong token (when the server has one)",
+    413: "body or sentence count over the limit",
+    422: "malformed JSON or wrong schema",
+    503: "too many sentences queued; retry",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, dict]:
+    """OpenAPI `responses` for these error statuses, all with the ErrorBody the handlers really send."""
+    return {status: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}
+
+
 class Health(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -174,6 +206,7 @@ class Health(BaseModel):
     model_version: str
     model: dict[str, Any]
     labels: list[LabelInfo]
+    cue_kinds: list[CueKindInfo] = Field(description="kinds of the evidence spans ('cues') that explain returns")
     needs_sourcing: list[str] = Field(description="labels a reviewer should source first, least sourced first")
     writes_require_token: bool
     limits: dict[str, int]
@@ -406,6 +439,21 @@ def create_app(classifier, feedback_dir: Path = FEEDBACK_DIR, token: str | None 
             raise HTTPException(401, f"this endpoint needs 'Authorization: Bearer <{TOKEN_ENV}>'",
                                 headers={"WWW-Authenticate": "Bearer"})
 
+    class TokenFirst(APIRoute):
+        """Checks the token before FastAPI reads the body, so without it any body gets 401, never a parse error.
+
+        The route's `Depends(require_token)` still declares the scheme in the OpenAPI description.
+        """
+
+        def get_route_handler(self):
+            handler = super().get_route_handler()
+
+            async def checked(request: Request) -> Response:
+                require_token(await bearer(request))
+                return await handler(request)
+
+            return checked
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "").removeprefix("Value error, "),
@@ -423,6 +471,11 @@ def create_app(classifier, feedback_dir: Path = FEEDBACK_DIR, token: str | None 
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)):
+            # FastAPI's 400 for a body json.loads cannot read at all (not UTF-8, nested too deep): the same
+            # answer as any other malformed JSON.
+            return JSONResponse({"detail": "request body is not valid JSON", "errors": [
+                {"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]}, status_code=422)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
@@ -431,9 +484,7 @@ def create_app(classifier, feedback_dir: Path = FEEDBACK_DIR, token: str | None 
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     @app.post("/v1/classify", response_model=ClassifyResponse, response_model_exclude_unset=True, tags=["classify"],
-              responses={413: {"description": "body or sentence count over the limit"},
-                         422: {"description": "malformed JSON or wrong schema"},
-                         503: {"description": "too many sentences queued; retry"}})
+              responses=error_responses(413, 422, 503))
     async def classify(request: ClassifyRequest) -> dict:
         """Classify `sentences`, or split `text` into sentences and classify each."""
         if request.sentences is not None:
@@ -458,22 +509,24 @@ def create_app(classifier, feedback_dir: Path = FEEDBACK_DIR, token: str | None 
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> dict:
-        """Model version, the labels (ids, names, colours, shortcut keys) and the server's limits."""
+        """Model version, the labels (ids, names, colours, shortcut keys), the cue kinds and the server's limits."""
         info = getattr(classifier, "info", {}) or {}
         return {
             "status": "ok",
             "model_version": classifier.version,
             "model": {k: info[k] for k in ("data_version", "base_model", "max_length", "trained_at") if k in info},
             "labels": [{**asdict(label), "key": i + 1} for i, label in enumerate(LABELS)],
+            "cue_kinds": [{"id": kind, "description": text} for kind, text in SPAN_KINDS.items()],
             "needs_sourcing": list(NEEDS_SOURCING),
             "writes_require_token": expected is not None,
             "limits": {"max_body_bytes": max_body_bytes, "max_sentences": max_sentences},
             "batching": batcher.stats(),
         }
 
-    @app.post("/v1/feedback", response_model=FeedbackRecord, status_code=201, tags=["feedback"],
-              dependencies=[Depends(require_token)],
-              responses={401: {"description": "missing or wrong token (when the server has one)"}})
+    writes = APIRouter(route_class=TokenFirst, dependencies=[Depends(require_token)])
+
+    @writes.post("/v1/feedback", response_model=FeedbackRecord, status_code=201, tags=["feedback"],
+                 responses=error_responses(401, 413, 422))
     async def add_feedback(item: FeedbackIn) -> dict:
         """Save a reviewer's correction or acceptance; it is on disk (fsynced) when this returns."""
         record = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -482,7 +535,9 @@ def create_app(classifier, feedback_dir: Path = FEEDBACK_DIR, token: str | None 
         await run_in_threadpool(store.append, record)
         return record
 
-    @app.get("/v1/feedback", response_model=FeedbackList, tags=["feedback"])
+    app.include_router(writes)
+
+    @app.get("/v1/feedback", response_model=FeedbackList, tags=["feedback"], responses=error_responses(422))
     async def list_feedback(article_id: Annotated[str, Query(min_length=1, max_length=MAX_ID_CHARS)]) -> dict:
         """The saved records for one article, oldest first, so the review page can restore them."""
         records = []

@@ -81,7 +81,8 @@ def split_examples(examples: list[Example]) -> tuple[dict[str, list[Example]], l
     return splits, notes
 
 
-def _serialise(examples: list[Example]) -> bytes:
+def serialise(examples: list[Example]) -> bytes:
+    """Split records as JSONL bytes, the form the data version hashes."""
     lines = [json.dumps(e.record(), ensure_ascii=False, sort_keys=False) for e in examples]
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
@@ -99,7 +100,7 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
     """Read gold labels, split, write `{train,dev,test}.jsonl` and `manifest.json`; return the manifest."""
     kwargs = {k: v for k, v in (("labels_dir", labels_dir), ("corpus_dir", corpus_dir)) if v is not None}
     splits, notes = split_examples(read_labels(**kwargs))
-    blobs = {name: _serialise(splits[name]) for name in SPLIT_NAMES}
+    blobs = {name: serialise(splits[name]) for name in SPLIT_NAMES}
     manifest = {
         "data_version": data_version(blobs),
         "counts": {name: dict(sorted(collections.Counter(e.label for e in splits[name]).items()))

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
 from mlflow.tracking import MlflowClient
 
 from inference.paths import PROJECT_ROOT, default_tracking_uri
@@ -16,6 +19,8 @@ from training.config import TrainConfig
 
 PYFUNC_ENTRY = PROJECT_ROOT / "inference" / "pyfunc_entry.py"
 CANDIDATE, CHAMPION = "candidate", "champion"
+# Which process runs a run, so a later run can tell one that was killed from one still going.
+HOST_TAG, PID_TAG, INTERRUPTED_TAG = "host", "pid", "interrupted"
 
 
 class TrackingError(RuntimeError):
@@ -56,6 +61,42 @@ def git_commit() -> str:
         return "unknown"
 
 
+def process_tags() -> dict[str, str]:
+    """Tags naming this process, read by `fail_interrupted_runs` of a later run."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id is running on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def fail_interrupted_runs(experiment: str) -> list[str]:
+    """Mark FAILED the runs of `experiment` left RUNNING by a process of this machine that no longer exists.
+
+    A killed `sourcing train` (SIGKILL, out of memory, power cut) cannot end its own run, which would otherwise
+    show as running forever. Runs of other machines, and of live processes, are left alone. Returns their ids.
+    """
+    client = MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    host, failed = socket.gethostname(), []
+    for run in client.search_runs([found.experiment_id], "attributes.status = 'RUNNING'"):
+        pid = run.data.tags.get(PID_TAG, "")
+        if run.data.tags.get(HOST_TAG) == host and pid.isdigit() and not process_exists(int(pid)):
+            client.set_tag(run.info.run_id, INTERRUPTED_TAG, "its training process ended without finishing it")
+            client.set_terminated(run.info.run_id, status="FAILED")
+            failed.append(run.info.run_id)
+    return failed
+
+
 def log_config(cfg: TrainConfig) -> None:
     mlflow.log_params({k: str(v) for k, v in cfg.to_dict().items()})
     mlflow.log_text(cfg.to_yaml(), "config.yaml")
@@ -89,7 +130,8 @@ def log_pyfunc(model_dir: Path, examples: list[str]):
         name="model",
         python_model=str(PYFUNC_ENTRY),
         artifacts={"model_dir": str(model_dir)},
-        signature=infer_signature(example, output),
+        # One unnamed string column: MLflow then takes a DataFrame (any column name), a Series or a plain list.
+        signature=ModelSignature(inputs=Schema([ColSpec("string")]), outputs=infer_signature(example, output).outputs),
         input_example=example,
         code_paths=[str(PROJECT_ROOT / "inference")],
         pip_requirements=_requirements(),

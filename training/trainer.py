@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import shutil
 import tempfile
@@ -59,10 +60,31 @@ def _evaluate_split(name: str, records: list[dict], probabilities: np.ndarray) -
     return metrics
 
 
+def _staging_prefix(target: Path) -> str:
+    return f".{target.name}.staging-"
+
+
+def _recover_model_dir(target: Path) -> None:
+    """Undo what a killed run left beside `target`, so a rerun starts cleanly.
+
+    Puts the previous model back when a kill fell between the two renames of the swap, and deletes the
+    staging directories of processes that no longer exist (a kill while writing).
+    """
+    old = target.with_name(f".{target.name}.old")
+    if old.is_dir() and not target.exists():
+        old.rename(target)
+        log.warning("restored %s from %s: a run was stopped while swapping it", target, old.name)
+    for staging in target.parent.glob(_staging_prefix(target) + "*"):
+        pid = staging.name.removeprefix(_staging_prefix(target)).split("-", 1)[0]
+        if pid.isdigit() and not tracking.process_exists(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+            log.warning("removed %s, left by a run that was stopped while writing the model", staging)
+
+
 def _save_model_dir(target: Path, writer) -> None:
     """Write into a temporary sibling, then swap it in, so a crash never leaves a half-written model."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(target)}{os.getpid()}-", dir=target.parent))
     try:
         writer(staging)
         old = target.with_name(f".{target.name}.old")
@@ -85,8 +107,13 @@ def train(cfg: TrainConfig) -> TrainResult:
     feedback = read_feedback(dev + test, train_set) if cfg.include_feedback else []
     train_set = _limit(train_set, cfg.limit_train, cfg.seed) + feedback
     tracking.setup(cfg.experiment)
+    for run_id in tracking.fail_interrupted_runs(cfg.experiment):
+        log.warning("run %s was interrupted (its process is gone); marked it FAILED", run_id)
+    if cfg.model == "transformer":
+        _recover_model_dir(cfg.path("output_dir"))
     started = time.time()
-    with mlflow.start_run(run_name=f"{cfg.model}-{version}") as run:
+    # The process tags go in with the run itself, so a run killed at any point can be told from a live one.
+    with mlflow.start_run(run_name=f"{cfg.model}-{version}", tags=tracking.process_tags()) as run:
         run_id = run.info.run_id
         mlflow.set_tags({"data_version": version, "git_commit": tracking.git_commit(), "model_kind": cfg.model})
         tracking.log_config(cfg)

@@ -1,7 +1,9 @@
 "use strict";
 // The review page: classify an article through the API, show each sentence with its label, and save
 // reviewer decisions to /v1/feedback. Article text is untrusted: it reaches the page only through
-// text nodes and textContent, never as markup. Label ids, names and colours come from GET /health.
+// text nodes and textContent, never as markup. Label ids, names and colours, and the kinds of evidence
+// span, come from GET /health. Every classification asks for the evidence spans ("explain": true): they
+// cost about as much again as the classification itself, a fraction of a second per article.
 
 (() => {
   const STORE_ARTICLE = "sourcing-review:article";
@@ -11,10 +13,11 @@
   const state = {
     labels: [],            // [{id, name, colour, description, key}] in the model's order
     byId: new Map(),
+    cueKinds: [],          // [{id, description}] in display order; a kind's position picks its underline style
     needsSourcing: [],     // label ids, least sourced first
     article: null,         // {id, text}
     modelVersion: "",
-    sentences: [],         // API records plus {reviewer, action, saved, el}
+    sentences: [],         // API records plus {shownCues, reviewer, action, saved, el}
     current: -1,
     hidden: new Set(),     // label ids filtered out
     threshold: 0,
@@ -150,8 +153,71 @@
     node.tabIndex = -1;
     const badge = make("span", "badge");
     badge.setAttribute("aria-hidden", "true");
-    node.append(badge, make("span", "sr-only"), make("span", "text", s.text));
+    const text = make("span", "text");
+    text.append(...sentenceText(s));
+    node.append(badge, make("span", "sr-only"), text);
     return node;
+  }
+
+  // ------------------------------------------------------------------ evidence spans (cues)
+
+  function cueKind(kind) {
+    const i = state.cueKinds.findIndex((info) => info.id === kind);
+    return i === -1 ? { id: String(kind), description: "", style: 0 } : { ...state.cueKinds[i], style: i + 1 };
+  }
+
+  // The cues that can be drawn, in text order: offsets in range (code points, as the server counts them),
+  // matching the cue's text, and not overlapping a cue listed before them (the API lists the strongest first).
+  function drawableCues(record) {
+    const chars = Array.from(record.text);
+    const kept = [];
+    for (const cue of Array.isArray(record.cues) ? record.cues : []) {
+      if (!cue || !Number.isInteger(cue.start) || !Number.isInteger(cue.end)) continue;
+      if (cue.start < 0 || cue.end <= cue.start || cue.end > chars.length) continue;
+      const text = chars.slice(cue.start, cue.end).join("");
+      if (typeof cue.text === "string" && cue.text !== text) continue;
+      if (kept.some((k) => cue.start < k.end && k.start < cue.end)) continue;
+      kept.push({ start: cue.start, end: cue.end, text, kind: cueKind(cue.kind),
+        score: typeof cue.score === "number" ? cue.score : null });
+    }
+    return kept.sort((a, b) => a.start - b.start);
+  }
+
+  function cueTitle(cue, modelLabel) {
+    const meaning = cue.kind.description ? `: ${cue.kind.description}.` : "";
+    const drop = cue.score === null ? 0 : Math.round(cue.score * 100);
+    const effect = drop > 0 ? ` Without it, the model's ${modelLabel.name} probability drops ${drop} points.` : "";
+    return `${cue.kind.id} cue${meaning}${effect}`;
+  }
+
+  // The sentence as text nodes with each cue wrapped in a <mark>: the same characters in the same order.
+  function sentenceText(s) {
+    const chars = Array.from(s.text);
+    const nodes = [];
+    let pos = 0;
+    for (const cue of s.shownCues) {
+      if (cue.start > pos) nodes.push(document.createTextNode(chars.slice(pos, cue.start).join("")));
+      const mark = make("mark", `cue cue-style-${cue.kind.style}`, cue.text);
+      mark.dataset.kind = cue.kind.id;
+      mark.title = cueTitle(cue, labelInfo(s.label));
+      nodes.push(mark);
+      pos = cue.end;
+    }
+    if (pos < chars.length) nodes.push(document.createTextNode(chars.slice(pos).join("")));
+    return nodes;
+  }
+
+  const cueSummary = (s) => s.shownCues.map((cue) => `\u201c${cue.text}\u201d (${cue.kind.id} cue)`).join(", ");
+
+  function buildCueLegend() {
+    const legend = $("cue-legend");
+    legend.replaceChildren(make("span", "muted", "Underlined: the words behind each label."),
+      ...state.cueKinds.map((info, i) => {
+        const item = make("span", `cue cue-style-${i + 1}`, `${info.id} cue`);
+        item.title = info.description;
+        return item;
+      }));
+    legend.hidden = !state.cueKinds.length;
   }
 
   function updateSentence(s) {
@@ -175,8 +241,9 @@
     const summary = s.reviewer
       ? `${info.name} (reviewer ${s.action}; model said ${model.name}, ${pct(s.confidence)})`
       : `${info.name}, model confidence ${pct(s.confidence)}`;
-    node.title = summary;
-    node.querySelector(".sr-only").textContent = `${summary}: `;
+    const cues = cueSummary(s);
+    node.title = cues ? `${summary}; evidence: ${cues}` : summary;
+    node.querySelector(".sr-only").textContent = `${node.title}: `;
   }
 
   function updateCounts() {
@@ -234,6 +301,7 @@
     const reviewer = s.reviewer ? `${labelInfo(s.reviewer).name} (${s.action}${saved ? `, ${saved}` : ""})` : "not reviewed yet";
     const facts = make("dl", "facts");
     facts.append(make("dt", "", "Model"), make("dd", "", `${model.name}, ${pct(s.confidence)}`),
+      make("dt", "", "Evidence"), make("dd", "", cueSummary(s) || "no cue words"),
       make("dt", "", "Reviewer"), make("dd", "", reviewer));
     const bars = make("ul", "probabilities");
     for (const info of state.labels) {
@@ -246,8 +314,10 @@
       item.append(make("span", "", info.name), meter, make("span", "", pct(s.probabilities[info.id])));
       bars.append(item);
     }
+    const quote = make("blockquote", "detail-text");
+    quote.append(...sentenceText(s));
     detail.replaceChildren(make("p", "detail-title", `Sentence ${s.sentence_index + 1} of ${state.sentences.length}`),
-      make("blockquote", "detail-text", s.text), facts, bars);
+      quote, facts, bars);
   }
 
   function refresh(s) {
@@ -346,11 +416,13 @@
     $("classify").disabled = true;
     setStatus("Classifying\u2026");
     try {
-      const result = await api("/v1/classify", { method: "POST", json: { text, article_id: id } });
+      const result = await api("/v1/classify", { method: "POST", json: { text, article_id: id, explain: true } });
       const feedback = await api(`/v1/feedback?article_id=${encodeURIComponent(id)}`);
       state.article = { id, text };
       state.modelVersion = result.model_version;
-      state.sentences = result.records.map((r) => ({ ...r, reviewer: null, action: null, saved: null, el: null }));
+      state.sentences = result.records.map((r) => ({
+        ...r, shownCues: drawableCues(r), reviewer: null, action: null, saved: null, el: null,
+      }));
       state.current = -1;
       const restored = applyFeedback(feedback.records);
       render();
@@ -558,12 +630,14 @@
     state.labels = health.labels;
     state.byId = new Map(health.labels.map((info) => [info.id, info]));
     state.needsSourcing = health.needs_sourcing;
+    state.cueKinds = Array.isArray(health.cue_kinds) ? health.cue_kinds : [];
     $("model-version").textContent = `Model ${health.model_version}`;
     if (health.writes_require_token) {
       $("token-field").hidden = false;
       $("token").value = sessionStorage.getItem(STORE_TOKEN) || "";
     }
     buildLegend();
+    buildCueLegend();
     buildLabelButtons();
     const saved = recalled();
     if (saved) {

@@ -5,10 +5,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from inference.cues import CUE_KINDS
+from inference.explain import FALLBACK_KIND
 from inference.feedback_store import FeedbackStore
 from inference.labels import LABEL_IDS, NEEDS_SOURCING
 from inference.paths import PROJECT_ROOT
-from inference.server import create_app, running
+from inference.server import CONTENT_SECURITY_POLICY, create_app, running
 
 pytestmark = pytest.mark.slow
 
@@ -17,6 +19,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 EXAMPLE = PROJECT_ROOT / "data" / "examples" / "example_article.txt"
 UNDERLINES = {1: "solid", 2: "double", 3: "dashed", 4: "dotted"}
+SPAN_KINDS = (*CUE_KINDS, FALLBACK_KIND)
+# Lexicon cues of several kinds; the flag (two code points, four UTF-16 units) sits before a cue in its sentence.
+CUE_ARTICLE = ("KYIV \U0001F1FA\U0001F1E6 The ministry said on Tuesday that the bridge reopened to traffic.\n\n"
+               "Satellite images verified by independent analysts show the hangar destroyed. "
+               "The attack was reportedly carried out by drones, people familiar with the matter said. "
+               "Analysts suggest more strikes may follow.")
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +55,18 @@ def page(browser, server):
     url = server[0]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.requests, page.errors, page.dialogs = [], [], []
+    page.requests, page.errors, page.dialogs, page.console = [], [], [], []
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(url)
+    page.on("console", lambda message: page.console.append(message.text))
+    response = page.goto(url)
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     page.wait_for_selector("body[data-ready=true]")
     yield page
     context.close()
     assert page.errors == []
+    assert not [m for m in page.console if "Content Security Policy" in m], page.console  # nothing the CSP blocked
     assert all(u.startswith(url) or u.startswith(("blob:", "data:")) for u in page.requests), page.requests
 
 
@@ -75,6 +86,145 @@ def sentences(page) -> list[dict]:
                 badge: n.querySelector('.badge').textContent, underline: style.borderBottomStyle,
                 background: style.backgroundColor, classes: n.className};
     })""")
+
+
+ALLOWED_IN_ARTICLE = ".sentence, .sentence > span, .sentence > .text > mark.cue"
+
+
+def classify_api(url: str, text: str, article_id: str) -> list[dict]:
+    response = httpx.post(f"{url}/v1/classify", json={"text": text, "article_id": article_id, "explain": True})
+    response.raise_for_status()
+    return response.json()["records"]
+
+
+def visible_article_text(page) -> str:
+    """The article as a reader sees it: every text node of #article except the label badges and screen-reader notes."""
+    return page.evaluate("""() => {
+        const copy = document.querySelector('#article').cloneNode(true);
+        copy.querySelectorAll('.badge, .sr-only').forEach(n => n.remove());
+        return copy.textContent;
+    }""")
+
+
+def shown_cues(page, scope: str = "#article") -> dict[int, dict]:
+    """Per sentence index: its text and its underlined cue elements in document order."""
+    rows = page.eval_on_selector_all(f"{scope} .sentence", """nodes => nodes.map(n => ({
+        index: Number(n.dataset.index), text: n.querySelector('.text').textContent, title: n.title,
+        cues: [...n.querySelectorAll('.text mark')].map(m => ({
+            text: m.textContent, kind: m.dataset.kind, title: m.title, classes: m.className,
+            line: getComputedStyle(m).textDecorationLine, style: getComputedStyle(m).textDecorationStyle,
+            children: m.children.length}))}))""")
+    return {row["index"]: row for row in rows}
+
+
+def expected_cues(record: dict) -> list[tuple[str, str]]:
+    return [(c["text"], c["kind"]) for c in sorted(record["cues"], key=lambda c: c["start"])]
+
+
+def test_evidence_spans_underline_the_cue_words_the_api_reports(page, server):
+    url = server[0]
+    health = httpx.get(f"{url}/health").json()
+    assert [kind["id"] for kind in health["cue_kinds"]] == list(SPAN_KINDS)
+    assert all(kind["description"] for kind in health["cue_kinds"])
+    legend = page.eval_on_selector_all("#cue-legend .cue", """ns => ns.map(n => ({
+        text: n.textContent, title: n.title, style: getComputedStyle(n).textDecorationStyle}))""")
+    assert [item["text"] for item in legend] == [f"{kind} cue" for kind in SPAN_KINDS]
+    assert [item["title"] for item in legend] == [kind["description"] for kind in health["cue_kinds"]]
+    legend_style = {kind: item["style"] for kind, item in zip(SPAN_KINDS, legend)}
+    assert len(set(legend_style.values())) == len(SPAN_KINDS)  # each kind has its own underline
+
+    classify_in_page(page, CUE_ARTICLE, "cue-article")
+    api = classify_api(url, CUE_ARTICLE, "cue-article")
+    shown = shown_cues(page)
+    assert sorted(shown) == [r["sentence_index"] for r in api]
+    for record in api:
+        node = shown[record["sentence_index"]]
+        assert node["text"] == record["text"]  # underlines add elements, never characters
+        assert [(c["text"], c["kind"]) for c in node["cues"]] == expected_cues(record)
+        for cue in node["cues"]:
+            position = SPAN_KINDS.index(cue["kind"]) + 1
+            assert cue["title"].startswith(f"{cue['kind']} cue") and f"cue-style-{position}" in cue["classes"].split()
+            assert cue["line"] == "underline" and cue["style"] == legend_style[cue["kind"]]
+            assert cue["children"] == 0
+            assert f"\u201c{cue['text']}\u201d ({cue['kind']} cue)" in node["title"]
+    assert visible_article_text(page) == CUE_ARTICLE
+
+    # The article was written so the lexicon finds these; an empty underline set would pass the loop above.
+    by_text = {record["text"]: expected_cues(record) for record in api}
+    flag = next(text for text in by_text if "\U0001F1FA" in text)
+    assert any(kind == "attribution" and "said" in cue for cue, kind in by_text[flag])
+    kinds = {kind for cues in by_text.values() for _, kind in cues}
+    assert {"attribution", "verification", "hedge"} <= kinds
+
+    first = next(r for r in api if r["cues"])
+    page.click(f"#article .sentence[data-index='{first['sentence_index']}']")
+    detail = page.eval_on_selector_all("#detail .detail-text mark.cue",
+                                       "ms => ms.map(m => [m.textContent, m.dataset.kind])")
+    assert [tuple(item) for item in detail] == expected_cues(first)
+    assert page.text_content("#detail .detail-text") == first["text"]
+
+
+def test_markup_in_a_cue_sentence_is_underlined_as_text_and_never_runs(page, server):
+    url = server[0]
+    article = ("The ministry said <script>window.__pwned = 1; alert('script')</script> that the bridge "
+               "<img src=x onerror=\"window.__pwned = 2; alert('img')\"> was hit. "
+               "Satellite images <b onmouseover=\"window.__pwned = 3\">verified</b> by analysts show "
+               "<svg onload=\"window.__pwned = 4\"></svg> the damage, the army said.")
+    classify_in_page(page, article, "cue-markup")
+    page.hover("#article mark.cue")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned") is None
+    assert page.dialogs == []
+    assert page.eval_on_selector_all("#article *", "nodes => nodes.filter(n => !n.matches("
+                                     f"'{ALLOWED_IN_ARTICLE}')).map(n => n.tagName)") == []
+    api = classify_api(url, article, "cue-markup")
+    shown = shown_cues(page)
+    for record in api:
+        assert shown[record["sentence_index"]]["text"] == record["text"]
+        assert [(c["text"], c["kind"]) for c in shown[record["sentence_index"]]["cues"]] == expected_cues(record)
+    assert any(("<script>" in r["text"] or "<img" in r["text"]) and r["cues"] for r in api)
+    assert visible_article_text(page) == article
+
+
+def test_malformed_cue_spans_are_skipped_without_losing_text(page, server):
+    url = server[0]
+    text = "The ministry said on Tuesday that the bridge reopened. Traffic resumed at noon."
+    body = httpx.post(f"{url}/v1/classify", json={"text": text, "article_id": "bad-cues", "explain": True}).json()
+    first, second = body["records"]
+    sentence = first["text"]
+    at = sentence.index
+
+    def span(start, end, kind="attribution", **extra):
+        return {"start": start, "end": end, "kind": kind, "text": sentence[start:end] if isinstance(start, int) and
+                isinstance(end, int) else "", "score": 0.2, **extra}
+
+    hostile_kind = "<img src=x onerror=\"window.__pwned = 1\">"
+    first["cues"] = [
+        span(at("ministry"), at("ministry") + 8),                            # kept: listed first
+        span(at("ministry") + 4, at("said") + 4),                            # overlaps the one above
+        span(-3, 2), span(at("reopened"), len(sentence) + 50),              # out of range
+        span(5, 5), span(9, 7), span("13", "17"), span(1.5, 4),              # empty, reversed, not integers
+        {**span(0, 3), "text": "Tha"},                                       # text does not match the offsets
+        span(at("said"), at("said") + 4, kind=hostile_kind),                 # unknown kind: shown, as text
+        span(at("bridge"), at("bridge") + 6, kind="verification"),
+        None, "junk", {}, [1, 2],
+    ]
+    second["cues"] = "not a list"
+    page.route(f"{url}/v1/classify", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                                 body=json.dumps(body)))
+    classify_in_page(page, text, "bad-cues")
+    shown = shown_cues(page)
+    assert [(c["text"], c["kind"]) for c in shown[0]["cues"]] == [
+        ("ministry", "attribution"), ("said", hostile_kind), ("bridge", "verification")]
+    assert shown[0]["cues"][1]["title"].startswith(f"{hostile_kind} cue")
+    assert "cue-style-0" in shown[0]["cues"][1]["classes"].split()
+    assert shown[1]["cues"] == []
+    assert (shown[0]["text"], shown[1]["text"]) == (first["text"], second["text"])
+    assert visible_article_text(page) == text
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__pwned") is None
+    assert page.eval_on_selector_all("#article *", "nodes => nodes.filter(n => !n.matches("
+                                     f"'{ALLOWED_IN_ARTICLE}')).map(n => n.tagName)") == []
 
 
 def test_review_an_article_with_the_keyboard_and_keep_it_across_a_reload(page, server):
@@ -141,7 +291,7 @@ def test_markup_in_an_article_is_shown_as_text_and_never_runs(page):
     assert page.evaluate("window.__pwned") is None
     assert page.dialogs == []
     assert page.eval_on_selector_all("#article *", "nodes => nodes.filter(n => !n.matches("
-                                     "'.sentence, .sentence > span')).map(n => n.tagName)") == []
+                                     f"'{ALLOWED_IN_ARTICLE}')).map(n => n.tagName)") == []
     shown = page.text_content("#article")
     assert "<script>window.__pwned = 1;" in shown and "<img src=x onerror=" in shown and "<b>bridge</b>" in shown
 

@@ -155,6 +155,8 @@ def test_classify_sentences_keeps_each_sentence_whole(client):
 
 @pytest.mark.parametrize("body, headers, message", [
     (b'{"text": "unterminated', {"content-type": "application/json"}, "not valid JSON"),
+    (b'{"text": "\xff\xfe not UTF-8"}', {"content-type": "application/json"}, "not valid JSON"),
+    (b'[' * 3000, {"content-type": "application/json"}, "not valid JSON"),  # nested beyond the parser's depth
     (b'{"text": "a", "sentences": ["b"]}', {"content-type": "application/json"}, "exactly one of"),
     (b'{}', {"content-type": "application/json"}, "exactly one of"),
     (b'{"sentences": []}', {"content-type": "application/json"}, "empty list"),
@@ -234,6 +236,26 @@ def test_writes_need_the_token_when_one_is_set_and_reads_stay_open(locked):
     assert len(locked.get("/v1/feedback", params={"article_id": "a1"}).json()["records"]) == 1
     assert locked.post("/v1/classify", json={"sentences": ["Open to read."]}).status_code == 200
     assert locked.get("/health").json()["writes_require_token"] is True
+
+
+@pytest.mark.parametrize("body", [b'{"text": "unterminated', b'\xff\xfe', b'[' * 3000, b'{"article_id": 1}'])
+def test_without_the_token_any_write_body_gets_401_not_a_parse_error(locked, body):
+    response = locked.post("/v1/feedback", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 401 and "Bearer" in response.json()["detail"]
+    assert locked.get("/v1/feedback", params={"article_id": "a1"}).json()["records"] == []
+
+
+def test_error_answers_are_described_in_the_openapi_schema(client):
+    spec = client.get("/openapi.json").json()
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for path, method, statuses in [("/v1/classify", "post", {"413", "422", "503"}),
+                                   ("/v1/feedback", "post", {"401", "413", "422"}), ("/v1/feedback", "get", {"422"})]:
+        responses = spec["paths"][path][method]["responses"]
+        for status in statuses:
+            assert responses[status]["content"]["application/json"]["schema"] == error_ref, (path, method, status)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]  # FastAPI's shape, which we never send
+    body = client.post("/v1/classify", json={}).json()
+    assert set(body) == {"detail", "errors"} and set(body["errors"][0]) == {"loc", "msg", "type"}
 
 
 def test_binding_beyond_loopback_needs_a_long_token():
