@@ -20,9 +20,11 @@ from training.labelled_data import DataError, read_labels
 from training.splits import SPLIT_NAMES, serialise, data_version, read_split
 
 
-def arm_splits(base_dir: Path, arm_ids: list[str], out_dir: Path, labels_dir: Path | None = None) -> dict:
+def arm_splits(base_dir: Path, arm_ids: list[str], out_dir: Path, labels_dir: Path | None = None,
+               corpus_dir: Path | None = None) -> dict:
     """Write base dev/test and base train + the arm's gold-labelled sentences; return a small manifest."""
-    gold = {e.id: e for e in (read_labels(labels_dir) if labels_dir else read_labels())}
+    kwargs = {k: v for k, v in (("labels_dir", labels_dir), ("corpus_dir", corpus_dir)) if v is not None}
+    gold = {e.id: e for e in read_labels(**kwargs)}
     added = [gold[i] for i in arm_ids if i in gold]  # ids missing from gold were excluded by the annotator
     held_docs = {r["doc_id"] for name in ("dev", "test") for r in read_split(base_dir / f"{name}.jsonl")}
     leaking = sorted({e.doc_id for e in added} & held_docs)

@@ -52,11 +52,28 @@ def promote(name: str, splits_dir: Path, experiment: str = "sourcing-classifier"
                               f"on data {version}) is now champion", candidate_f1, None)
     if champion.version == candidate.version:
         return Decision(False, f"version {candidate.version} is already champion", candidate_f1, candidate_f1)
-    champion_f1 = _test_macro_f1(f"models:/{name}@{tracking.CHAMPION}", test)
+    # A champion trained on an older build may have trained on sentences that are in today's test split:
+    # both models are scored only on test sentences neither of them saw.
+    seen = [tracking.seen_by_run(v.run_id) for v in (candidate, champion)]
+    if any(s is None for s in seen):
+        missing = [v.version for v, s in zip((candidate, champion), seen) if s is None]
+        same_data = {client.get_run(v.run_id).data.tags.get("data_version") for v in (candidate, champion)} == {version}
+        if not same_data:
+            return Decision(False, f"cannot compare fairly: version(s) {missing} did not record which sentences they "
+                                   f"trained on and were not trained on test split {version}; champion unchanged",
+                            candidate_f1, None)
+        unseen = test
+    else:
+        unseen = [r for r in test if tracking.sentence_key(r["text"]) not in seen[0] | seen[1]]
+    if len(unseen) < len(test):
+        candidate_f1 = _test_macro_f1(f"models:/{name}@{tracking.CANDIDATE}", unseen)
+    champion_f1 = _test_macro_f1(f"models:/{name}@{tracking.CHAMPION}", unseen)
+    where = f"test split {version}" + (f" ({len(unseen)} of {len(test)} sentences, unseen by both)"
+                                       if len(unseen) < len(test) else "")
     if candidate_f1 > champion_f1:
         client.set_registered_model_alias(name, tracking.CHAMPION, candidate.version)
-        return Decision(True, f"candidate version {candidate.version} beats champion version {champion.version} on test "
-                              f"split {version}: macro-F1 {candidate_f1:.4f} > {champion_f1:.4f}", candidate_f1, champion_f1)
+        return Decision(True, f"candidate version {candidate.version} beats champion version {champion.version} on "
+                              f"{where}: macro-F1 {candidate_f1:.4f} > {champion_f1:.4f}", candidate_f1, champion_f1)
     return Decision(False, f"candidate version {candidate.version} does not beat champion version {champion.version} on "
-                           f"test split {version}: macro-F1 {candidate_f1:.4f} <= {champion_f1:.4f}; champion unchanged",
+                           f"{where}: macro-F1 {candidate_f1:.4f} <= {champion_f1:.4f}; champion unchanged",
                     candidate_f1, champion_f1)

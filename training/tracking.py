@@ -1,6 +1,7 @@
 """Everything MLflow: the store, run parameters and metrics, artifacts, the pyfunc model, the registry."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -16,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from inference.paths import PROJECT_ROOT, default_tracking_uri
 from training.config import TrainConfig
+from training.labelled_data import normalise
 
 PYFUNC_ENTRY = PROJECT_ROOT / "inference" / "pyfunc_entry.py"
 CANDIDATE, CHAMPION = "candidate", "champion"
@@ -104,6 +106,27 @@ def log_config(cfg: TrainConfig) -> None:
 
 def log_json(payload: dict, name: str) -> None:
     mlflow.log_text(json.dumps(payload, indent=2), name)
+
+
+SEEN_ARTIFACT = "data/seen_sentences.json"
+
+
+def sentence_key(text: str) -> str:
+    """A short hash of a sentence's normalised text: what a model saw, without storing the text again."""
+    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()[:16]
+
+
+def log_seen(records: list[dict]) -> None:
+    """Record which sentences the run trained or early-stopped on, so a later test split can leave them out."""
+    mlflow.log_text(json.dumps(sorted({sentence_key(r["text"]) for r in records})), SEEN_ARTIFACT)
+
+
+def seen_by_run(run_id: str) -> set[str] | None:
+    """The sentence keys a run logged with `log_seen`, or None for runs logged before it existed."""
+    try:
+        return set(json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/{SEEN_ARTIFACT}")))
+    except (MlflowException, OSError, ValueError):
+        return None
 
 
 def log_misclassified(records: list[dict], predicted: list[str], confidence: list[float]) -> int:

@@ -117,6 +117,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         run_id = run.info.run_id
         mlflow.set_tags({"data_version": version, "git_commit": tracking.git_commit(), "model_kind": cfg.model})
         tracking.log_config(cfg)
+        tracking.log_seen(train_set + dev)
         mlflow.log_params({"data_version": version, "n_train": len(train_set), "n_dev": len(dev),
                            "n_test": len(test), "n_feedback": len(feedback),
                            "imbalance_handling": f"{cfg.class_weighting} class-weighted cross-entropy"})

@@ -76,6 +76,28 @@ def test_promote_sets_champion_then_refuses_a_worse_model(tiny_model, tiny_split
     assert str(client.get_model_version_by_alias("sourcing-classifier", "candidate").version) == str(worse.registered_version)
 
 
+def test_promote_scores_only_test_sentences_neither_model_trained_on(tiny_model, tiny_splits, mlflow_store,
+                                                                     tmp_path):
+    """A rebuilt split can move sentences the champion trained on into test: those are left out of the comparison."""
+    from training.config import load_config
+    from training.promote import promote
+    from training.trainer import train
+
+    promote("sourcing-classifier", tiny_splits, "tests")  # make sure a champion exists (trained on tiny_splits)
+    lines = {name: (tiny_splits / f"{name}.jsonl").read_text().splitlines() for name in ("train", "dev", "test")}
+    rebuilt = tmp_path / "rebuilt"
+    rebuilt.mkdir()
+    (rebuilt / "train.jsonl").write_text("\n".join(lines["train"][5:]) + "\n")
+    (rebuilt / "dev.jsonl").write_text("\n".join(lines["dev"]) + "\n")
+    (rebuilt / "test.jsonl").write_text("\n".join(lines["test"][:5] + lines["train"][:5]) + "\n")
+    cfg = load_config(overrides=[f"splits_dir={rebuilt}", f"output_dir={tmp_path / 'model'}", "epochs=1",
+                                 "max_length=32", "include_feedback=false", "experiment=tests"])
+    train(cfg)
+
+    decision = promote("sourcing-classifier", rebuilt, "tests")
+    assert "(5 of 10 sentences, unseen by both)" in decision.reason
+
+
 def _sourcing(*args, env_extra=None):
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "training.cli", *args], capture_output=True, text=True, cwd=ROOT,
