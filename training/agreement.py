@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import json
+import sys
 from pathlib import Path
 
 from sklearn.metrics import cohen_kappa_score
@@ -36,23 +37,23 @@ def first_pass_labels() -> dict[str, str]:
     return labels
 
 
-def second_pass_labels() -> dict[str, str]:
+def second_pass_labels(pattern: str = "second_pass*.jsonl") -> dict[str, str]:
     labels: dict[str, str] = {}
-    for path in sorted(AGREEMENT_DIR.glob("second_pass*.jsonl")):
+    for path in sorted(AGREEMENT_DIR.glob(pattern)):
         for _, record, _ in iter_jsonl(path):
             if record:
                 labels[record.get("ref") or record.get("key")] = record["label"]
     return labels
 
 
-def pairs() -> list[tuple[str, str, str]]:
+def pairs(pattern: str = "second_pass*.jsonl") -> list[tuple[str, str, str]]:
     """(key, first, second) for sentences both passes labelled (exclusions left out)."""
-    first, second = first_pass_labels(), second_pass_labels()
+    first, second = first_pass_labels(), second_pass_labels(pattern)
     return [(k, first[k], s) for k, s in second.items() if k in first and "EXCLUDE" not in (first[k], s)]
 
 
-def report() -> str:
-    rows = pairs()
+def report(pattern: str = "second_pass*.jsonl") -> str:
+    rows = pairs(pattern)
     a, b = [r[1] for r in rows], [r[2] for r in rows]
     lines = [f"Sentences labelled by both passes: {len(rows)}; raw agreement {sum(x == y for x, y in zip(a, b)) / len(rows):.3f}; "
              f"Cohen's kappa {cohen_kappa_score(a, b):.3f}", "",
@@ -67,4 +68,5 @@ def report() -> str:
 
 
 if __name__ == "__main__":
-    print(report())
+    # Optional argument: a glob of second-pass files in data/agreement/ (default: all of them).
+    print(report(*sys.argv[1:2]))
