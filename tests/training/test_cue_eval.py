@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from inference.cues import CUE_KINDS
 from training.cue_eval import CUE_MARKS, overlaps, read_marks
+from training.labelled_data import CORPUS_DIR
 
 
 def test_marks_point_into_gold_sentences():
+    if not CORPUS_DIR.is_dir():
+        pytest.skip("../shared/corpus not available: the marked sentences' text lives there")
     marked = read_marks()
     assert len(marked) >= 150 and sum(1 for m in marked if m.cues) >= 150
     assert len({m.key for m in marked}) == len(marked)
