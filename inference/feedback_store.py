@@ -9,6 +9,8 @@ import re
 import threading
 from pathlib import Path
 
+from inference.durable_files import fsync_dir
+
 log = logging.getLogger(__name__)
 SUFFIX = ".jsonl"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -61,7 +63,7 @@ class FeedbackStore:
             finally:
                 os.close(fd)
             if created:
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
         return path
 
     def read(self, article_id: str) -> list[dict]:
@@ -85,11 +87,3 @@ class FeedbackStore:
             if isinstance(record, dict) and record.get("article_id") == article_id:
                 records.append(record)
         return records
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -19,6 +19,7 @@ from typing import IO, Iterable, Iterator
 
 from inference.articles import Article
 from inference.classifier import Classifier, to_prediction
+from inference.durable_files import fsync_dir
 from inference.labels import LABEL_IDS
 from inference.sentences import Sentence, stream_sentences
 
@@ -63,14 +64,6 @@ def iter_sentences(articles: Iterable[Article], split: bool = True) -> Iterator[
                 yield _Pending(article, index, sentence)
         else:
             yield _Pending(article, 0, Sentence(article.text, 0, len(article.text)))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _ResumableFile:
@@ -129,7 +122,7 @@ class _ResumableFile:
         self.handle.close()
         os.replace(self.partial, self.output)
         self.progress.unlink(missing_ok=True)
-        _fsync_dir(self.output.parent)
+        fsync_dir(self.output.parent)
 
     def close(self) -> None:
         if self.handle and not self.handle.closed:

@@ -27,7 +27,7 @@ from inference.paths import PROJECT_ROOT
 from training.calibration import fit_temperature
 from training.evaluate import classification_metrics
 from training.export import export_onnx
-from training.finetune import predict_logits, seed_everything
+from training.finetune import optimisation_step, predict_logits, seed_everything
 from training.splits import read_split
 
 log = logging.getLogger(__name__)
@@ -97,12 +97,7 @@ def distill(teacher_dir: Path, out_dir: Path, n_layers: int, splits_dir: Path, e
                                 return_tensors="pt")
             log_p = torch.log_softmax(student(**encoded).logits / softness, dim=1)
             loss = torch.nn.functional.kl_div(log_p, targets[index], reduction="batchmean") * softness ** 2
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-            optimiser.step()
-            schedule.step()
-            optimiser.zero_grad()
-            total += loss.item()
+            total += optimisation_step(student, loss, optimiser, schedule)
         dev_f1 = _macro_f1(student, tokenizer, dev, max_length)
         log.info("epoch %d: distillation loss %.4f, student dev macro-F1 %.4f", epoch, total / len(batches), dev_f1)
         if dev_f1 > best_f1:

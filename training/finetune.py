@@ -89,6 +89,16 @@ def tokenised(records: list[dict], tokenizer, max_length: int) -> Dataset:
                        batched=True, remove_columns=["text"])
 
 
+def optimisation_step(model: torch.nn.Module, loss: torch.Tensor, optimiser, scheduler) -> float:
+    """Backward, clip gradients to norm 1, step optimiser and schedule; the loss as a float."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimiser.step()
+    scheduler.step()
+    optimiser.zero_grad()
+    return loss.item()
+
+
 @torch.inference_mode()
 def predict_logits(model: torch.nn.Module, tokenizer, texts: list[str], max_length: int,
                    batch_size: int = 64) -> np.ndarray:
@@ -141,13 +151,7 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
         total, batches = 0.0, 0
         for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=None):
             labels = batch.pop("labels")
-            loss = loss_fn(model(**batch).logits, labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
-            scheduler.step()
-            optimiser.zero_grad()
-            total += loss.item()
+            total += optimisation_step(model, loss_fn(model(**batch).logits, labels), optimiser, scheduler)
             batches += 1
             if batches % 50 == 0:
                 log.info("epoch %d step %d/%d: mean train loss %.4f", epoch, batches, len(loader), total / batches)

@@ -22,13 +22,17 @@ class Decision:
     champion_f1: float | None
 
 
-def _test_macro_f1(model_uri: str, test: list[dict]) -> float:
+def _predict(model_uri: str, test: list[dict]) -> list[str]:
     from inference.classifier import Classifier
-    from training.evaluate import classification_metrics
 
     classifier = Classifier.load(model_uri)
-    predicted = [p.label for p in classifier.predict([r["text"] for r in test])]
-    return classification_metrics([r["label"] for r in test], predicted)["macro_f1"]
+    return [p.label for p in classifier.predict([r["text"] for r in test])]
+
+
+def _macro_f1(records: list[dict], predicted: list[str]) -> float:
+    from training.evaluate import classification_metrics
+
+    return classification_metrics([r["label"] for r in records], predicted)["macro_f1"]
 
 
 def promote(name: str, splits_dir: Path, experiment: str = "sourcing-classifier") -> Decision:
@@ -41,7 +45,8 @@ def promote(name: str, splits_dir: Path, experiment: str = "sourcing-classifier"
         raise tracking.TrackingError(f"no model version of {name!r} has alias 'candidate'; run `sourcing train` first") from None
     test = read_split(splits_dir / "test.jsonl")
     version = split_version(splits_dir)
-    candidate_f1 = _test_macro_f1(f"models:/{name}@{tracking.CANDIDATE}", test)
+    candidate_predicted = _predict(f"models:/{name}@{tracking.CANDIDATE}", test)
+    candidate_f1 = _macro_f1(test, candidate_predicted)
     try:
         champion = client.get_model_version_by_alias(name, tracking.CHAMPION)
     except MlflowException:
@@ -62,12 +67,13 @@ def promote(name: str, splits_dir: Path, experiment: str = "sourcing-classifier"
             return Decision(False, f"cannot compare fairly: version(s) {missing} did not record which sentences they "
                                    f"trained on and were not trained on test split {version}; champion unchanged",
                             candidate_f1, None)
-        unseen = test
+        keep = [True] * len(test)
     else:
-        unseen = [r for r in test if tracking.sentence_key(r["text"]) not in seen[0] | seen[1]]
-    if len(unseen) < len(test):
-        candidate_f1 = _test_macro_f1(f"models:/{name}@{tracking.CANDIDATE}", unseen)
-    champion_f1 = _test_macro_f1(f"models:/{name}@{tracking.CHAMPION}", unseen)
+        seen_by_either = seen[0] | seen[1]
+        keep = [tracking.sentence_key(r["text"]) not in seen_by_either for r in test]
+    unseen = [r for r, k in zip(test, keep) if k]
+    candidate_f1 = _macro_f1(unseen, [p for p, k in zip(candidate_predicted, keep) if k])
+    champion_f1 = _macro_f1(unseen, _predict(f"models:/{name}@{tracking.CHAMPION}", unseen))
     where = f"test split {version}" + (f" ({len(unseen)} of {len(test)} sentences, unseen by both)"
                                        if len(unseen) < len(test) else "")
     if candidate_f1 > champion_f1:
