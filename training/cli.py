@@ -103,11 +103,11 @@ def run_export(args: argparse.Namespace) -> int:
 def run_data(args: argparse.Namespace) -> int:
     from training import data_tools
     from training.labelled_data import DataError
-    from training.splits import build_splits
+    from training.splits import SPLIT_PINS, build_splits
 
     try:
         if args.data_command == "build":
-            manifest = build_splits()
+            manifest = build_splits(pins_path=SPLIT_PINS)
             for note in manifest["notes"]:
                 print(f"note: {note}", file=sys.stderr)
             print(f"data version {manifest['data_version']}")
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "data/labels/; stats: counts per label, origin and split; audit: rank likely "
                                    "label errors; import-labelstudio: Label Studio annotations to gold labels.")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
-    for name, text in (("build", "write the train/dev/test splits"), ("check", "validate data/labels/"),
+    for name, text in (("build", "write the train/dev/test splits (articles keep the split pinned in data/split_pins.json)"), ("check", "validate data/labels/"),
                        ("stats", "counts per label, origin and split")):
         data_sub.add_parser(name, help=text, description=text).set_defaults(handler=run_data)
     add_audit_parsers(data_sub)

@@ -1,5 +1,9 @@
 """Build deterministic train/dev/test splits: grouped by article, stratified by label, versioned by hash.
 
+Articles keep their split once assigned: `data/split_pins.json` maps every article seen so far to its split,
+so adding labels never moves a test sentence into train (which would make old and new test scores
+incomparable). Only articles new to the pin file are folded, among themselves.
+
 Run: sourcing data build
 """
 from __future__ import annotations
@@ -18,6 +22,7 @@ from inference.paths import DATA_DIR
 from training.labelled_data import EXAMPLE_FIELDS, DataError, Example, iter_jsonl, normalise, read_labels
 
 SPLITS_DIR = DATA_DIR / "build" / "splits"
+SPLIT_PINS = DATA_DIR / "split_pins.json"
 SPLIT_NAMES = ("train", "dev", "test")
 SPLIT_SEED = 20261125
 N_FOLDS = 7  # one fold test, one dev, five train: about 72/14/14
@@ -45,6 +50,11 @@ def _assign_folds(examples: list[Example]) -> list[int]:
         return [N_FOLDS - 1] * len(examples)
     labels = [e.label for e in examples]
     groups = [e.doc_id for e in examples]
+    if max(collections.Counter(labels).values()) < N_FOLDS:
+        # too few to stratify (a handful of new articles): deal the articles round-robin in a seeded order
+        order = sorted(set(groups), key=lambda doc: hashlib.sha256(f"{SPLIT_SEED}:{doc}".encode()).hexdigest())
+        fold_of = {doc: index % N_FOLDS for index, doc in enumerate(order)}
+        return [fold_of[doc] for doc in groups]
     folds = [0] * len(examples)
     splitter = StratifiedGroupKFold(n_splits=N_FOLDS, shuffle=True, random_state=SPLIT_SEED)
     for fold, (_, held) in enumerate(splitter.split(np.zeros(len(examples)), labels, groups)):
@@ -64,14 +74,26 @@ def near_duplicates(train: list[Example], held_out: list[Example]) -> set[str]:
     return {train[i].id for i in set(train_index.tolist())}
 
 
-def split_examples(examples: list[Example]) -> tuple[dict[str, list[Example]], list[str]]:
-    """Deterministic splits; corpus and authored sentences are split separately so each split keeps the real share."""
-    examples, notes = drop_exact_duplicates(examples)
-    splits: dict[str, list[Example]] = {name: [] for name in SPLIT_NAMES}
-    for origin in sorted({e.origin for e in examples}):
-        part = sorted((e for e in examples if e.origin == origin), key=lambda e: (e.doc_id, e.id))
+def assign_articles(examples: list[Example], pins: dict[str, str] | None = None) -> dict[str, str]:
+    """Article -> split: pinned articles keep theirs; the others are folded per origin, stratified by label,
+    so each split keeps the real share."""
+    assignment = dict(pins or {})
+    unpinned = [e for e in examples if e.doc_id not in assignment]
+    for origin in sorted({e.origin for e in unpinned}):
+        part = sorted((e for e in unpinned if e.origin == origin), key=lambda e: (e.doc_id, e.id))
         for example, fold in zip(part, _assign_folds(part)):
-            splits["test" if fold == 0 else "dev" if fold == 1 else "train"].append(example)
+            assignment[example.doc_id] = "test" if fold == 0 else "dev" if fold == 1 else "train"
+    return assignment
+
+
+def split_examples(examples: list[Example], pins: dict[str, str] | None = None
+                   ) -> tuple[dict[str, list[Example]], list[str]]:
+    """Deterministic splits of the deduplicated examples; train twins of dev/test sentences are dropped."""
+    examples, notes = drop_exact_duplicates(examples)
+    assignment = assign_articles(examples, pins)
+    splits: dict[str, list[Example]] = {name: [] for name in SPLIT_NAMES}
+    for example in examples:
+        splits[assignment[example.doc_id]].append(example)
     twins = near_duplicates(splits["train"], splits["dev"] + splits["test"])
     if twins:
         notes.append(f"dropped {len(twins)} train sentence(s) that are near twins of dev/test sentences")
@@ -79,6 +101,32 @@ def split_examples(examples: list[Example]) -> tuple[dict[str, list[Example]], l
     for name in SPLIT_NAMES:
         splits[name].sort(key=lambda e: (e.doc_id, e.id))
     return splits, notes
+
+
+def read_pins(path: Path) -> dict[str, str]:
+    """Article -> split from a pin file; a missing file pins nothing."""
+    if not path.is_file():
+        return {}
+    try:
+        pins = json.loads(path.read_text(encoding="utf-8"))["articles"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError([f"{path}: not a split pin file ({exc}); restore it from git"]) from exc
+    bad = sorted(doc for doc, split in pins.items() if split not in SPLIT_NAMES)
+    if bad:
+        raise DataError([f"{path}: article {doc!r} pinned to unknown split {pins[doc]!r}" for doc in bad])
+    return pins
+
+
+def write_pins(path: Path, assignment: dict[str, str], pins: dict[str, str]) -> int:
+    """Add the articles of this build that were not pinned yet; return how many were added."""
+    added = {doc: split for doc, split in assignment.items() if doc not in pins}
+    if added:
+        body = {"about": "article -> split, fixed once assigned; new articles are added by `sourcing data build`",
+                "articles": dict(sorted({**pins, **added}.items()))}
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(body, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    return len(added)
 
 
 def serialise(examples: list[Example]) -> bytes:
@@ -96,10 +144,18 @@ def data_version(blobs: dict[str, bytes]) -> str:
 
 
 def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
-                 corpus_dir: Path | None = None) -> dict:
-    """Read gold labels, split, write `{train,dev,test}.jsonl` and `manifest.json`; return the manifest."""
+                 corpus_dir: Path | None = None, pins_path: Path | None = None) -> dict:
+    """Read gold labels, split, write `{train,dev,test}.jsonl` and `manifest.json`; return the manifest.
+
+    With `pins_path`, pinned articles keep their split and newly split articles are added to the pin file."""
     kwargs = {k: v for k, v in (("labels_dir", labels_dir), ("corpus_dir", corpus_dir)) if v is not None}
-    splits, notes = split_examples(read_labels(**kwargs))
+    pins = read_pins(pins_path) if pins_path else {}
+    examples = read_labels(**kwargs)
+    splits, notes = split_examples(examples, pins)
+    if pins_path:
+        added = write_pins(pins_path, assign_articles(drop_exact_duplicates(examples)[0], pins), pins)
+        if added:
+            notes.append(f"pinned {added} new article(s) to their split in {pins_path}")
     blobs = {name: serialise(splits[name]) for name in SPLIT_NAMES}
     manifest = {
         "data_version": data_version(blobs),

@@ -7,7 +7,7 @@ import pytest
 
 from training.data_tools import check
 from training.labelled_data import DataError, read_labels
-from training.splits import build_splits, split_examples, split_version
+from training.splits import build_splits, read_pins, read_split, split_examples, split_version
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CORPUS = FIXTURES / "corpus"
@@ -89,3 +89,62 @@ def test_committed_labels_are_valid():
         pytest.skip("../shared/corpus not available")
     examples = read_labels(LABELS_DIR, CORPUS_DIR)
     assert len(examples) >= 4000
+
+
+def _split_of_each_doc(splits_dir: Path) -> dict[str, str]:
+    return {record["doc_id"]: name for name in ("train", "dev", "test")
+            for record in read_split(splits_dir / f"{name}.jsonl")}
+
+
+def test_pinned_articles_keep_their_split_when_labels_are_added(tmp_path: Path):
+    labels, pins = tmp_path / "labels", tmp_path / "pins.json"
+    shutil.copytree(FIXTURES / "labels_good", labels)
+    build_splits(labels, tmp_path / "a", CORPUS, pins)
+    before = _split_of_each_doc(tmp_path / "a")
+    assert read_pins(pins) == before
+    new = [{"id": f"new-{i}", "text": text, "label": label, "origin": "authored", "note": ""}
+           for i, (text, label) in enumerate([
+               ("Port officials said the ferry would resume on Monday.", "official_claim"),
+               ("Analysts expect the merger to collapse before spring.", "analyst_speculation"),
+               ("Auditors confirmed the missing funds had been repaid.", "independent_confirmation"),
+               ("The copper mine closed in 1987.", "unverified_assertion"),
+               ("Observers think the vote may be delayed again.", "analyst_speculation"),
+               ("The ministry said tariffs on steel would rise.", "official_claim"),
+               ("A lab test found lead in three of the toys.", "independent_confirmation"),
+               ("Thousands reportedly fled the valley overnight.", "unverified_assertion"),
+               ("The strike could cost the airline its summer season.", "analyst_speculation"),
+               ("Police said two suspects were arrested at the border.", "official_claim"),
+               ("Satellite photos reviewed by researchers show the dam breached.", "independent_confirmation"),
+               ("Sources close to the club said the coach had resigned.", "unverified_assertion"),
+               ("Economists warn inflation may return next year.", "analyst_speculation"),
+               ("The company said its profit doubled in the quarter.", "official_claim"),
+               ("A jury found the builder liable for the collapse.", "independent_confirmation"),
+               ("Residents claim the water turned brown last week.", "unverified_assertion"),
+               ("Critics see the reshuffle as a bid to calm markets.", "analyst_speculation"),
+               ("The court said hearings would move online.", "official_claim"),
+           ])]
+    (labels / "more.jsonl").write_text("".join(json.dumps(r) + "\n" for r in new))
+    build_splits(labels, tmp_path / "b", CORPUS, pins)
+    after = _split_of_each_doc(tmp_path / "b")
+    assert {doc: after[doc] for doc in before if doc in after} == {doc: before[doc] for doc in before if doc in after}
+    new_docs = set(after) - set(before)
+    assert len(new_docs) == len(new) and {after[doc] for doc in new_docs} == {"train", "dev", "test"}
+    assert read_pins(pins) == {**before, **after}
+    pinned_bytes = pins.read_bytes()
+    again = build_splits(labels, tmp_path / "c", CORPUS, pins)
+    assert pins.read_bytes() == pinned_bytes, "a rebuild with nothing new must not touch the pin file"
+    assert again["data_version"] == split_version(tmp_path / "b")
+
+
+def test_pins_override_the_folding_and_a_bad_pin_file_is_a_clear_error(tmp_path: Path):
+    examples = read_labels(FIXTURES / "labels_good", CORPUS)
+    pins = {e.doc_id: "test" for e in examples}
+    splits, _ = split_examples(examples, pins)
+    assert not splits["train"] and not splits["dev"] and len(splits["test"]) == len(examples)
+    bad = tmp_path / "pins.json"
+    bad.write_text(json.dumps({"articles": {"fx:a1": "holdout"}}))
+    with pytest.raises(DataError, match="unknown split 'holdout'"):
+        build_splits(FIXTURES / "labels_good", tmp_path / "out", CORPUS, bad)
+    bad.write_text("{not json")
+    with pytest.raises(DataError, match="not a split pin file"):
+        read_pins(bad)
