@@ -41,6 +41,8 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     early_stopping_patience: int = 2
     class_weighting: Literal["balanced", "none"] = "balanced"
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0  # > 0: evaluate and keep an exponential moving average of the weights (per step)
     include_feedback: bool = True
     limit_train: int = 0
     num_threads: int = 2
@@ -55,6 +57,9 @@ class TrainConfig:
                 raise ConfigError(f"config key {name!r} must be at least {minimum}, got {getattr(self, name)}")
         if not 0 < self.learning_rate < 1:
             raise ConfigError(f"config key 'learning_rate' must be in (0, 1), got {self.learning_rate}")
+        for name in ("label_smoothing", "ema_decay"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"config key '{name}' must be in [0, 1), got {getattr(self, name)}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"config key 'warmup_ratio' must be in [0, 1), got {self.warmup_ratio}")
         if self.limit_train < 0:

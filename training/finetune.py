@@ -134,7 +134,8 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
         weights[present] = compute_class_weight("balanced", classes=present, y=label_ids)
     else:
         weights = np.ones(len(LABEL_IDS))
-    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32),
+                                        label_smoothing=cfg.label_smoothing)
 
     decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
     no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
@@ -142,6 +143,12 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
     steps = cfg.epochs * math.ceil(len(train_set) / cfg.batch_size)
     scheduler = get_linear_schedule_with_warmup(optimiser, int(cfg.warmup_ratio * steps), steps)
+
+    averaged = None
+    if cfg.ema_decay > 0:
+        averaged = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=False)
+    evaluated = averaged.module if averaged is not None else model
 
     dev_texts, dev_gold = [r["text"] for r in dev], [r["label"] for r in dev]
     best_f1, best_state, best_epoch, stale = -1.0, None, 0, 0
@@ -152,10 +159,12 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
         for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=None):
             labels = batch.pop("labels")
             total += optimisation_step(model, loss_fn(model(**batch).logits, labels), optimiser, scheduler)
+            if averaged is not None:
+                averaged.update_parameters(model)
             batches += 1
             if batches % 50 == 0:
                 log.info("epoch %d step %d/%d: mean train loss %.4f", epoch, batches, len(loader), total / batches)
-        logits = predict_logits(model, tokenizer, dev_texts, cfg.max_length, cfg.eval_batch_size)
+        logits = predict_logits(evaluated, tokenizer, dev_texts, cfg.max_length, cfg.eval_batch_size)
         predicted = [LABEL_IDS[i] for i in logits.argmax(axis=1)]
         metrics = {"train_loss": total / max(batches, 1), **classification_metrics(dev_gold, predicted, "dev")}
         history.append(metrics)
@@ -164,7 +173,7 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
             on_epoch(epoch, metrics)
         if metrics["dev_macro_f1"] > best_f1:
             best_f1, best_epoch, stale = metrics["dev_macro_f1"], epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(evaluated.state_dict())
         else:
             stale += 1
             if stale >= cfg.early_stopping_patience:

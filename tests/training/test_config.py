@@ -31,6 +31,8 @@ def test_yaml_file_overrides_defaults_and_set_overrides_yaml(tmp_path: Path):
     ("epochs=0", "'epochs' must be at least 1"),
     ("register=1", "'register' must be bool"),
     ("learning_rate=2", "'learning_rate' must be in (0, 1)"),
+    ("label_smoothing=1.5", "'label_smoothing' must be in [0, 1)"),
+    ("ema_decay=-0.1", "'ema_decay' must be in [0, 1)"),
     ("no_equals_sign", "is not key=value"),
 ])
 def test_bad_overrides_name_the_key(override, message):

@@ -1,0 +1,73 @@
+"""Thread layout for ONNX Runtime on this machine: one session with all cores vs one single-thread session per core.
+
+Run: .venv/bin/python bench/threads.py [--model models/default] [--batch-sizes 8 16 32 64 128]
+Same length-sorted, dynamically padded batches of the dev split (twice over) for both layouts, fused fp32 and
+int8 graphs; prints sentences/s (best of two) and the ratio. Not a test: timings are noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import onnxruntime as ort
+
+from inference.backends import ONNX_FILE, ONNX_INT8_FILE, Encoder
+
+
+def session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def best_seconds(run, repeats: int = 2) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path("models/default"))
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 16, 32, 64, 128])
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    texts = [json.loads(line)["text"] for line in Path("data/build/splits/dev.jsonl").read_text().splitlines()] * 2
+    encoder = Encoder(args.model, 128)
+    encodings = encoder.encode(texts)
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+    for graph in (ONNX_FILE, ONNX_INT8_FILE):
+        if not (args.model / graph).is_file():
+            continue
+        shared = session(args.model / graph, cores)
+        per_core = [session(args.model / graph, 1) for _ in range(cores)]
+        names = {i.name for i in shared.get_inputs()}
+        for size in args.batch_sizes:
+            batches = [{k: v for k, v in encoder.pad([encodings[i] for i in order[b:b + size]]).items() if k in names}
+                       for b in range(0, len(order), size)]
+
+            def one_session() -> None:
+                for features in batches:
+                    shared.run(None, features)
+
+            def session_per_core() -> None:
+                with ThreadPoolExecutor(cores) as pool:
+                    list(pool.map(lambda item: per_core[item[0] % cores].run(None, item[1]), enumerate(batches)))
+
+            a, b = best_seconds(one_session), best_seconds(session_per_core)
+            print(f"{graph} batch {size}: 1 session x {cores} threads {len(texts) / a:.0f}/s, "
+                  f"{cores} sessions x 1 thread {len(texts) / b:.0f}/s, ratio {a / b:.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
