@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from inference.backends import ONNX_FILE, ONNX_INT8_FILE, Encoder
+from inference.paths import PROJECT_ROOT
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
@@ -37,19 +39,22 @@ def best_seconds(run, repeats: int = 2) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("models/default"))
+    parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "default")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 16, 32, 64, 128])
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    texts = [json.loads(line)["text"] for line in Path("data/build/splits/dev.jsonl").read_text().splitlines()] * 2
-    encoder = Encoder(args.model, 128)
+    dev = PROJECT_ROOT / "data" / "build" / "splits" / "dev.jsonl"
+    texts = [json.loads(line)["text"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()] * 2
+    info = json.loads((args.model / "model_info.json").read_text(encoding="utf-8"))
+    encoder = Encoder(args.model, int(info.get("max_length", 128)))
     encodings = encoder.encode(texts)
     order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
     for graph in (ONNX_FILE, ONNX_INT8_FILE):
         if not (args.model / graph).is_file():
             continue
         shared = session(args.model / graph, cores)
-        per_core = [session(args.model / graph, 1) for _ in range(cores)]
+        pool = ThreadPoolExecutor(cores)
+        own = threading.local()  # one single-thread session per worker thread of the pool, made on its first batch
         names = {i.name for i in shared.get_inputs()}
         for size in args.batch_sizes:
             batches = [{k: v for k, v in encoder.pad([encodings[i] for i in order[b:b + size]]).items() if k in names}
@@ -59,13 +64,19 @@ def main() -> int:
                 for features in batches:
                     shared.run(None, features)
 
-            def session_per_core() -> None:
-                with ThreadPoolExecutor(cores) as pool:
-                    list(pool.map(lambda item: per_core[item[0] % cores].run(None, item[1]), enumerate(batches)))
+            def run_on_own_session(features) -> None:
+                if not hasattr(own, "session"):
+                    own.session = session(args.model / graph, 1)
+                own.session.run(None, features)
 
+            def session_per_core() -> None:
+                list(pool.map(run_on_own_session, batches))
+
+            one_session(), session_per_core()  # warm up: sessions made, memory arenas grown
             a, b = best_seconds(one_session), best_seconds(session_per_core)
             print(f"{graph} batch {size}: 1 session x {cores} threads {len(texts) / a:.0f}/s, "
                   f"{cores} sessions x 1 thread {len(texts) / b:.0f}/s, ratio {a / b:.2f}", flush=True)
+        pool.shutdown()
     return 0
 
 

@@ -169,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "data/labels/; stats: counts per label, origin and split; audit: rank likely "
                                    "label errors; import-labelstudio: Label Studio annotations to gold labels.")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
-    for name, text in (("build", "write the train/dev/test splits (articles keep the split pinned in data/split_pins.json)"), ("check", "validate data/labels/"),
-                       ("stats", "counts per label, origin and split")):
+    for name, text in (("build", "write the train/dev/test splits (articles keep the split pinned in "
+                                 "data/split_pins.json)"),
+                       ("check", "validate data/labels/"), ("stats", "counts per label, origin and split")):
         data_sub.add_parser(name, help=text, description=text).set_defaults(handler=run_data)
     add_audit_parsers(data_sub)
 

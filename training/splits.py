@@ -2,7 +2,8 @@
 
 Articles keep their split once assigned: `data/split_pins.json` maps every article seen so far to its split,
 so adding labels never moves a test sentence into train (which would make old and new test scores
-incomparable). Only articles new to the pin file are folded, among themselves.
+incomparable). Only articles new to the pin file are folded, among themselves; when they are too few to
+stratify, each one's fold comes from a seeded hash of its id.
 
 Run: sourcing data build
 """
@@ -29,11 +30,14 @@ N_FOLDS = 7  # one fold test, one dev, five train: about 72/14/14
 NEAR_DUPLICATE_COSINE = 0.85
 
 
-def drop_exact_duplicates(examples: list[Example]) -> tuple[list[Example], list[str]]:
-    """Keep the first example of each normalised text; report conflicting labels."""
+def drop_exact_duplicates(examples: list[Example], pins: dict[str, str] | None = None
+                          ) -> tuple[list[Example], list[str]]:
+    """Keep one example of each normalised text, preferring one in a pinned article, then the lowest id (so a
+    new label can never take the place of a pinned test sentence); report conflicting labels."""
+    pins = pins or {}
     kept: dict[str, Example] = {}
     notes: list[str] = []
-    for example in sorted(examples, key=lambda e: e.id):
+    for example in sorted(examples, key=lambda e: (e.doc_id not in pins, e.id)):
         key = normalise(example.text)
         if key in kept:
             first = kept[key]
@@ -44,17 +48,17 @@ def drop_exact_duplicates(examples: list[Example]) -> tuple[list[Example], list[
     return list(kept.values()), notes
 
 
+def _hash_fold(doc_id: str) -> int:
+    return int(hashlib.sha256(f"{SPLIT_SEED}:{doc_id}".encode()).hexdigest(), 16) % N_FOLDS
+
+
 def _assign_folds(examples: list[Example]) -> list[int]:
-    """Fold index per example, grouped by doc_id and stratified by label."""
-    if len(examples) < N_FOLDS:
-        return [N_FOLDS - 1] * len(examples)
+    """Fold index per example, grouped by doc_id and stratified by label when there are enough of both."""
     labels = [e.label for e in examples]
     groups = [e.doc_id for e in examples]
-    if max(collections.Counter(labels).values()) < N_FOLDS:
-        # too few to stratify (a handful of new articles): deal the articles round-robin in a seeded order
-        order = sorted(set(groups), key=lambda doc: hashlib.sha256(f"{SPLIT_SEED}:{doc}".encode()).hexdigest())
-        fold_of = {doc: index % N_FOLDS for index, doc in enumerate(order)}
-        return [fold_of[doc] for doc in groups]
+    if not examples or len(set(groups)) < N_FOLDS or max(collections.Counter(labels).values()) < N_FOLDS:
+        # too few to stratify (a handful of new articles): 1 in 7 of them lands in each fold, by hash
+        return [_hash_fold(doc) for doc in groups]
     folds = [0] * len(examples)
     splitter = StratifiedGroupKFold(n_splits=N_FOLDS, shuffle=True, random_state=SPLIT_SEED)
     for fold, (_, held) in enumerate(splitter.split(np.zeros(len(examples)), labels, groups)):
@@ -75,8 +79,8 @@ def near_duplicates(train: list[Example], held_out: list[Example]) -> set[str]:
 
 
 def assign_articles(examples: list[Example], pins: dict[str, str] | None = None) -> dict[str, str]:
-    """Article -> split: pinned articles keep theirs; the others are folded per origin, stratified by label,
-    so each split keeps the real share."""
+    """Article -> split: pinned articles keep theirs; the others are folded per origin (stratified by label when
+    there are enough), so each split keeps the real share."""
     assignment = dict(pins or {})
     unpinned = [e for e in examples if e.doc_id not in assignment]
     for origin in sorted({e.origin for e in unpinned}):
@@ -89,7 +93,13 @@ def assign_articles(examples: list[Example], pins: dict[str, str] | None = None)
 def split_examples(examples: list[Example], pins: dict[str, str] | None = None
                    ) -> tuple[dict[str, list[Example]], list[str]]:
     """Deterministic splits of the deduplicated examples; train twins of dev/test sentences are dropped."""
-    examples, notes = drop_exact_duplicates(examples)
+    splits, notes, _ = _split(examples, pins)
+    return splits, notes
+
+
+def _split(examples: list[Example], pins: dict[str, str] | None
+           ) -> tuple[dict[str, list[Example]], list[str], dict[str, str]]:
+    examples, notes = drop_exact_duplicates(examples, pins)
     assignment = assign_articles(examples, pins)
     splits: dict[str, list[Example]] = {name: [] for name in SPLIT_NAMES}
     for example in examples:
@@ -100,7 +110,7 @@ def split_examples(examples: list[Example], pins: dict[str, str] | None = None
         splits["train"] = [e for e in splits["train"] if e.id not in twins]
     for name in SPLIT_NAMES:
         splits[name].sort(key=lambda e: (e.doc_id, e.id))
-    return splits, notes
+    return splits, notes, assignment
 
 
 def read_pins(path: Path) -> dict[str, str]:
@@ -111,6 +121,8 @@ def read_pins(path: Path) -> dict[str, str]:
         pins = json.loads(path.read_text(encoding="utf-8"))["articles"]
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError([f"{path}: not a split pin file ({exc}); restore it from git"]) from exc
+    if not isinstance(pins, dict):
+        raise DataError([f"{path}: 'articles' must map article ids to splits; restore it from git"])
     bad = sorted(doc for doc, split in pins.items() if split not in SPLIT_NAMES)
     if bad:
         raise DataError([f"{path}: article {doc!r} pinned to unknown split {pins[doc]!r}" for doc in bad])
@@ -136,7 +148,7 @@ def serialise(examples: list[Example]) -> bytes:
 
 
 def data_version(blobs: dict[str, bytes]) -> str:
-    """Content hash of the split files, in split order; the same labels give the same version."""
+    """Content hash of the split files, in split order; the same labels and pins give the same version."""
     digest = hashlib.sha256()
     for name in SPLIT_NAMES:
         digest.update(name.encode() + b"\0" + blobs[name] + b"\0")
@@ -150,10 +162,9 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
     With `pins_path`, pinned articles keep their split and newly split articles are added to the pin file."""
     kwargs = {k: v for k, v in (("labels_dir", labels_dir), ("corpus_dir", corpus_dir)) if v is not None}
     pins = read_pins(pins_path) if pins_path else {}
-    examples = read_labels(**kwargs)
-    splits, notes = split_examples(examples, pins)
+    splits, notes, assignment = _split(read_labels(**kwargs), pins)
     if pins_path:
-        added = write_pins(pins_path, assign_articles(drop_exact_duplicates(examples)[0], pins), pins)
+        added = write_pins(pins_path, assignment, pins)
         if added:
             notes.append(f"pinned {added} new article(s) to their split in {pins_path}")
     blobs = {name: serialise(splits[name]) for name in SPLIT_NAMES}

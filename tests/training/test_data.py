@@ -126,14 +126,43 @@ def test_pinned_articles_keep_their_split_when_labels_are_added(tmp_path: Path):
     (labels / "more.jsonl").write_text("".join(json.dumps(r) + "\n" for r in new))
     build_splits(labels, tmp_path / "b", CORPUS, pins)
     after = _split_of_each_doc(tmp_path / "b")
-    assert {doc: after[doc] for doc in before if doc in after} == {doc: before[doc] for doc in before if doc in after}
+    assert set(before) <= set(after), "no label was removed, so no article may disappear"
+    assert {doc: after[doc] for doc in before} == before
     new_docs = set(after) - set(before)
-    assert len(new_docs) == len(new) and {after[doc] for doc in new_docs} == {"train", "dev", "test"}
+    assert len(new_docs) == len(new)
     assert read_pins(pins) == {**before, **after}
     pinned_bytes = pins.read_bytes()
     again = build_splits(labels, tmp_path / "c", CORPUS, pins)
     assert pins.read_bytes() == pinned_bytes, "a rebuild with nothing new must not touch the pin file"
     assert again["data_version"] == split_version(tmp_path / "b")
+
+
+def _example(template, **changes):
+    return template.__class__(**{**template.__dict__, **changes})
+
+
+def test_a_few_new_articles_are_split_without_error_one_split_each():
+    examples = read_labels(FIXTURES / "labels_good", CORPUS)
+    pins = {e.doc_id: "train" for e in examples}
+    words = ["ferry", "quay", "crane", "tide", "pilot", "dock", "cargo", "berth", "lock", "buoy", "wharf", "tug"]
+    one_article = [_example(examples[0], id=f"new-{i}", doc_id="fx:new-article", label="official_claim",
+                            text=f"The {word} at the harbour was mentioned by {name}.")
+                   for i, (word, name) in enumerate(zip(words, "ABCDEFGHIJKL"))]
+    splits, _ = split_examples(examples + one_article, pins)
+    homes = [name for name, part in splits.items() if any(e.doc_id == "fx:new-article" for e in part)]
+    assert len(homes) == 1 and sum(e.doc_id == "fx:new-article" for e in splits[homes[0]]) == 12
+    assert all(e.doc_id in pins for name in ("dev", "test") for e in splits[name] if e.doc_id != "fx:new-article")
+
+
+def test_a_new_duplicate_never_displaces_a_pinned_sentence():
+    examples = read_labels(FIXTURES / "labels_good", CORPUS)
+    pinned = examples[0]
+    pins = {e.doc_id: "test" for e in examples}
+    twin = _example(pinned, id="aaa-new", doc_id="fx:brand-new")  # sorts before the pinned id
+    splits, notes = split_examples(examples + [twin], pins)
+    kept = {e.id for part in splits.values() for e in part}
+    assert pinned.id in kept and "aaa-new" not in kept
+    assert any("duplicate of" in note for note in notes)
 
 
 def test_pins_override_the_folding_and_a_bad_pin_file_is_a_clear_error(tmp_path: Path):
@@ -147,4 +176,7 @@ def test_pins_override_the_folding_and_a_bad_pin_file_is_a_clear_error(tmp_path:
         build_splits(FIXTURES / "labels_good", tmp_path / "out", CORPUS, bad)
     bad.write_text("{not json")
     with pytest.raises(DataError, match="not a split pin file"):
+        read_pins(bad)
+    bad.write_text(json.dumps({"articles": ["fx:a1"]}))
+    with pytest.raises(DataError, match="must map article ids to splits"):
         read_pins(bad)

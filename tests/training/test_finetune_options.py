@@ -1,11 +1,14 @@
 """Fine-tuning options change what is trained: the kept weights come from the weight average when asked."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from training.config import load_config
 from training.finetune import fine_tune
 from training.splits import read_split
+
+pytestmark = pytest.mark.slow  # trains weights
 
 
 def _classifier_weights(tiny_splits, *overrides: str) -> torch.Tensor:
@@ -22,4 +25,6 @@ def test_weight_average_and_label_smoothing_change_the_kept_weights(tiny_splits)
     averaged = _classifier_weights(tiny_splits, "ema_decay=0.9")
     smoothed = _classifier_weights(tiny_splits, "label_smoothing=0.2")
     assert not torch.allclose(plain, averaged), "with ema_decay the kept weights must be the average, not the last"
+    # an average that forgets at once is the last step again: so the difference above is the averaging itself
+    assert torch.allclose(plain, _classifier_weights(tiny_splits, "ema_decay=0.000001"), atol=1e-5)
     assert not torch.allclose(plain, smoothed)
