@@ -24,6 +24,7 @@ from inference.classifier import Classifier
 from inference.labels import LABEL_IDS
 from inference.paths import PROJECT_ROOT
 from training.evaluate import classification_metrics
+from training.splits import read_split
 
 KEPT_FP32 = {  # node names per layer in the BERT graph fused by training/export.py
     "attention QKV": "Attention_{i}",
@@ -75,8 +76,7 @@ def main() -> int:
                         help="labelled JSONL to measure on (default: the dev split)")
     args = parser.parse_args()
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer logs advice per tensor on the root logger
-    lines = args.split.read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in lines if line.strip()]
+    records = read_split(args.split)
     texts, gold = [r["text"] for r in records], [r["label"] for r in records]
     reference = Classifier.load(args.model, backend="onnx")
     p_ref = reference.predict_proba(texts)

@@ -14,18 +14,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import onnxruntime as ort
-
-from inference.backends import ONNX_FILE, ONNX_INT8_FILE, Encoder
+from inference.backends import ONNX_FILE, ONNX_INT8_FILE, Encoder, onnx_session
 from inference.paths import PROJECT_ROOT
-
-
-def session(path: Path, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+from training.splits import read_split
 
 
 def best_seconds(run, repeats: int = 2) -> float:
@@ -43,8 +34,7 @@ def main() -> int:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 16, 32, 64, 128])
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    dev = PROJECT_ROOT / "data" / "build" / "splits" / "dev.jsonl"
-    texts = [json.loads(line)["text"] for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()] * 2
+    texts = [r["text"] for r in read_split(PROJECT_ROOT / "data" / "build" / "splits" / "dev.jsonl")] * 2
     info = json.loads((args.model / "model_info.json").read_text(encoding="utf-8"))
     encoder = Encoder(args.model, int(info.get("max_length", 128)))
     encodings = encoder.encode(texts)
@@ -52,7 +42,7 @@ def main() -> int:
     for graph in (ONNX_FILE, ONNX_INT8_FILE):
         if not (args.model / graph).is_file():
             continue
-        shared = session(args.model / graph, cores)
+        shared = onnx_session(args.model / graph, cores)
         pool = ThreadPoolExecutor(cores)
         own = threading.local()  # one single-thread session per worker thread of the pool, made on its first batch
         names = {i.name for i in shared.get_inputs()}
@@ -66,7 +56,7 @@ def main() -> int:
 
             def run_on_own_session(features) -> None:
                 if not hasattr(own, "session"):
-                    own.session = session(args.model / graph, 1)
+                    own.session = onnx_session(args.model / graph, 1)
                 own.session.run(None, features)
 
             def session_per_core() -> None:

@@ -96,19 +96,24 @@ class TorchBackend:
         return self.run(self.encoder(texts))
 
 
+def onnx_session(path: Path, threads: int):
+    """A CPU ONNX Runtime session with `threads` intra-op threads and every graph optimisation on."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxBackend:
     """ONNX Runtime with a fused graph exported beside the torch weights (`sourcing export`)."""
 
     name = "onnx"
 
     def __init__(self, model_dir: Path, max_length: int, onnx_file: str = ONNX_FILE):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = _threads()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(model_dir / onnx_file), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(model_dir / onnx_file, _threads())
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.encoder = Encoder(model_dir, max_length)
         self.max_length = max_length
