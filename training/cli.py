@@ -103,16 +103,20 @@ def run_export(args: argparse.Namespace) -> int:
 def run_data(args: argparse.Namespace) -> int:
     from training import data_tools
     from training.labelled_data import DataError
+    from training.silver import SILVER_DIR
     from training.splits import SPLIT_PINS, build_splits
 
     try:
         if args.data_command == "build":
-            manifest = build_splits(pins_path=SPLIT_PINS)
+            manifest = build_splits(pins_path=SPLIT_PINS, silver_dir=SILVER_DIR)
             for note in manifest["notes"]:
                 print(f"note: {note}", file=sys.stderr)
             print(f"data version {manifest['data_version']}")
             for name, counts in manifest["counts"].items():
                 print(f"  {name}: {sum(counts.values())} sentences {counts} origins {manifest['origins'][name]}")
+            if manifest["silver"]["count"]:
+                print(f"  silver (training only): {manifest['silver']['count']} sentences, "
+                      f"version {manifest['silver']['version']}")
             return 0
         if args.data_command == "check":
             problems = data_tools.check()

