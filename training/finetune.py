@@ -64,6 +64,8 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
                  n_always: int | None = None, extra_per_epoch: int = 0):
         self.lengths, self.batch_size, self.pool = lengths, batch_size, batch_size * pool_batches
         self.n_always = len(lengths) if n_always is None else n_always
+        if not 0 <= self.n_always <= len(lengths):
+            raise ValueError(f"n_always must be in [0, {len(lengths)}], got {self.n_always}")
         self.extra_per_epoch = min(extra_per_epoch, len(lengths) - self.n_always)
         self.rng = random.Random(seed)
 

@@ -1,8 +1,9 @@
 """The same fine-tuning as `training.finetune`, driven by `transformers.Trainer` (config `loop: trainer`).
 
 Kept beside the plain loop so the two can be measured against each other on one machine and one config
-(the issue asks for whichever measures better); the plain loop is the default because of that measurement.
-Same optimiser settings, schedule, class-weighted loss, length-grouped batches, early stopping on dev macro-F1.
+(the issue asks for whichever measures better; README "Retraining" has the measurement).
+Same optimiser settings, linear schedule (warmup rounded up here, down in the plain loop), class-weighted loss,
+length-grouped batches, early stopping on dev macro-F1.
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Callable
 
 import numpy as np
 import torch
-from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback,
-                          TrainingArguments)
+from datasets import Dataset
+from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, PreTrainedTokenizerBase, Trainer,
+                          TrainerCallback, TrainingArguments)
 
 from inference.labels import LABEL_IDS
 from training.config import TrainConfig
@@ -54,11 +56,11 @@ class _EpochReport(TrainerCallback):
             self.on_epoch(round(state.epoch), report)
 
 
-def train_with_trainer(cfg: TrainConfig, model: torch.nn.Module, tokenizer, train_set, dev_set,
-                       loss_fn: torch.nn.Module, on_epoch: OnEpoch | None) -> tuple[torch.nn.Module, int, list]:
+def train_with_trainer(cfg: TrainConfig, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
+                       train_set: Dataset, dev_set: Dataset, loss_fn: torch.nn.Module, on_epoch: OnEpoch | None) -> tuple[torch.nn.Module, int, list]:
     """Fine-tune `model` with `transformers.Trainer`; return the best model, its epoch and the per-epoch history."""
     def dev_metrics(prediction) -> dict[str, float]:
-        # label_ids, not the dev order: evaluation batches may be length-grouped and come back reordered
+        # label_ids, not the dev order: predictions are matched to the labels the Trainer hands back
         gold = [LABEL_IDS[i] for i in np.asarray(prediction.label_ids)]
         predicted = [LABEL_IDS[i] for i in np.asarray(prediction.predictions).argmax(axis=1)]
         return classification_metrics(gold, predicted, "dev")

@@ -197,6 +197,9 @@ def run_silver(args: argparse.Namespace) -> int:
         classifier = Classifier.load(args.model)
     except (DataError, ModelLoadError) as exc:
         return fail(str(exc))
+    if classifier.info.get("n_silver"):
+        print(f"warning: model {classifier.version} was itself trained on silver; its errors would be fed back",
+              file=sys.stderr)
     records = silver.pseudo_label(classifier, pool)
     output = args.output or silver.SILVER_FILE
     silver.write_silver(records, output)

@@ -22,6 +22,7 @@ from inference.labels import LABEL_IDS
 from inference.paths import DATA_DIR
 from training.labelled_data import EXAMPLE_FIELDS, DataError, Example, iter_jsonl, normalise, read_labels
 from training.silver import resolve_silver
+from training.suggest import labelled_data
 
 SPLITS_DIR = DATA_DIR / "build" / "splits"
 SPLIT_PINS = DATA_DIR / "split_pins.json"
@@ -156,18 +157,24 @@ def data_version(blobs: dict[str, bytes]) -> str:
     return digest.hexdigest()[:12]
 
 
+def _resolve_silver(silver_dir: Path, assignment: dict[str, str], paths: dict) -> tuple[list[dict], list[str]]:
+    """Silver for the train split, off every sentence that is labelled, decided, excluded or corrected."""
+    labelled = labelled_data(**paths)
+    return resolve_silver(silver_dir, assignment, labelled,
+                          **({"corpus_dir": paths["corpus_dir"]} if "corpus_dir" in paths else {}))
+
+
 def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
                  corpus_dir: Path | None = None, pins_path: Path | None = None,
                  silver_dir: Path | None = None) -> dict:
     """Read gold labels, split, write `{train,dev,test}.jsonl` and `manifest.json`; return the manifest.
 
     With `pins_path`, pinned articles keep their split and newly split articles are added to the pin file.
-    With `silver_dir`, its silver labels are resolved into `silver.jsonl`, outside dev and test articles; they are
+    With `silver_dir`, its silver labels are resolved into `silver.jsonl`, train-split articles only; they are
     not part of the data version (the trainer logs their own hash)."""
     kwargs = {k: v for k, v in (("labels_dir", labels_dir), ("corpus_dir", corpus_dir)) if v is not None}
     pins = read_pins(pins_path) if pins_path else {}
-    gold = read_labels(**kwargs)
-    splits, notes, assignment = _split(gold, pins)
+    splits, notes, assignment = _split(read_labels(**kwargs), pins)
     if pins_path:
         added = write_pins(pins_path, assignment, pins)
         if added:
@@ -181,9 +188,7 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
                     for name in SPLIT_NAMES},
         "notes": notes,
     }
-    silver, silver_notes = resolve_silver(silver_dir, assignment, gold,
-                                          **({"corpus_dir": corpus_dir} if corpus_dir is not None else {})
-                                          ) if silver_dir else ([], [])
+    silver, silver_notes = _resolve_silver(silver_dir, assignment, kwargs) if silver_dir else ([], [])
     twins = near_duplicates([Example(**{k: r[k] for k in EXAMPLE_FIELDS}) for r in silver],
                             splits["dev"] + splits["test"])
     if twins:
@@ -192,7 +197,8 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
     notes += silver_notes
     blobs["silver"] = b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in silver)
     manifest["silver"] = {"count": len(silver),
-                          "version": hashlib.sha256(blobs["silver"]).hexdigest()[:12] if silver else "none"}
+                          "version": hashlib.sha256(blobs["silver"]).hexdigest()[:12] if silver else "none",
+                          "labels": dict(sorted(collections.Counter(r["label"] for r in silver).items()))}
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in (*SPLIT_NAMES, "silver"):
         target = out_dir / f"{name}.jsonl"

@@ -26,7 +26,7 @@ from training.calibration import fit_temperature
 from training.config import TrainConfig
 from training.evaluate import classification_metrics, confusion, expected_calibration_error, plot_confusion
 from training.feedback import read_feedback
-from training.silver import read_silver, silver_version
+from training.silver import assert_off_held_out, read_silver, silver_version
 from training.splits import read_split, split_version
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     feedback = read_feedback(dev + test, train_set) if cfg.include_feedback else []
     train_set = _limit(train_set, cfg.limit_train, cfg.seed) + feedback
     silver_path = splits_dir / "silver.jsonl"
-    silver = read_silver(silver_path, cfg.silver_min_confidence) if cfg.silver_per_epoch > 0 else []
+    silver = []
+    if cfg.model == "transformer" and cfg.silver_per_epoch > 0:
+        silver = read_silver(silver_path, cfg.silver_min_confidence)
+        assert_off_held_out(silver, dev + test, silver_path)
     silver_hash = silver_version(silver_path) if silver else "none"
     tracking.setup(cfg.experiment)
     for run_id in tracking.fail_interrupted_runs(cfg.experiment):

@@ -44,6 +44,7 @@ def test_the_trainer_loop_keeps_the_best_epoch_and_reports_every_epoch(tiny_spli
     assert [epoch for epoch, _ in reported] == [1, 2, 3]
     assert all(h["train_loss"] > 0 for h in tuned.history)
     best = max(f1 for _, f1 in reported)
+    assert len({f1 for _, f1 in reported}) > 1, "epochs must differ on dev, or keeping the best one is not tested"
     assert reported[tuned.best_epoch - 1][1] == best
     logits = predict_logits(tuned.model, tuned.tokenizer, [r["text"] for r in dev], cfg.max_length)
     kept = classification_metrics([r["label"] for r in dev], [LABEL_IDS[i] for i in logits.argmax(axis=1)], "dev")
