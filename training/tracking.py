@@ -1,6 +1,8 @@
 """Everything MLflow: the store, run parameters and metrics, artifacts, the pyfunc model, the registry."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -29,23 +31,43 @@ class TrackingError(RuntimeError):
     """The tracking store cannot be used; the message says what to do."""
 
 
+@contextlib.contextmanager
+def _store_lock(uri: str):
+    """Serialise store creation: two runs started at once on a new sqlite store would both create its tables."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db_path = Path(uri.removeprefix("sqlite:///"))
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(db_path.with_name(db_path.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def setup(experiment: str) -> str:
     """Point MLflow at the store and the experiment; a local store keeps artifacts in `mlruns/` of the project."""
     uri = default_tracking_uri()
     mlflow.set_tracking_uri(uri)
     try:
-        found = mlflow.get_experiment_by_name(experiment)
-        if found is None:
-            location = (PROJECT_ROOT / "mlruns").as_uri() if uri.startswith(("sqlite:", "file:")) or "://" not in uri else None
-            if uri.startswith("sqlite:"):
-                # A store in a temp dir (tests) keeps its artifacts beside it.
-                db_path = Path(uri.removeprefix("sqlite:///"))
-                location = (db_path.parent / "mlruns").as_uri()
-            mlflow.create_experiment(experiment, artifact_location=location)
-        mlflow.set_experiment(experiment)
+        with _store_lock(uri):
+            found = mlflow.get_experiment_by_name(experiment)
+            if found is None:
+                location = (PROJECT_ROOT / "mlruns").as_uri() if uri.startswith(("sqlite:", "file:")) or "://" not in uri else None
+                if uri.startswith("sqlite:"):
+                    # A store in a temp dir (tests) keeps its artifacts beside it.
+                    db_path = Path(uri.removeprefix("sqlite:///"))
+                    location = (db_path.parent / "mlruns").as_uri()
+                mlflow.create_experiment(experiment, artifact_location=location)
+            mlflow.set_experiment(experiment)
     except MlflowException as exc:
         raise TrackingError(f"cannot use MLflow store {uri}: {str(exc).splitlines()[0]}") from None
     except Exception as exc:
+        if uri.startswith("sqlite:"):
+            raise TrackingError(f"cannot use MLflow store {uri}: {type(exc).__name__}: "
+                                f"{(str(exc).splitlines() or [''])[0]}") from None
         raise TrackingError(f"cannot reach MLflow store {uri} ({type(exc).__name__}); is the tracking server up? "
                             "Unset MLFLOW_TRACKING_URI to use the local sqlite store.") from None
     return uri
