@@ -81,7 +81,7 @@ def distill(teacher_dir: Path, out_dir: Path, n_layers: int, splits_dir: Path, e
                "teacher_test_macro_f1": _macro_f1(teacher, tokenizer, test, max_length)}
 
     student = first_layers(teacher, n_layers)
-    optimiser = torch.optim.AdamW(student.parameters(), lr=learning_rate, weight_decay=0.01)
+    optimiser = torch.optim.AdamW(student.parameters(), lr=learning_rate, weight_decay=0.01, fused=True)
     steps = epochs * math.ceil(len(pool) / batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: max(0.0, 1 - step / steps))
     # Batches of similar length: far less padding, so each epoch costs much less.

@@ -164,7 +164,7 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
     decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
     no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
     optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate, fused=True)
     steps = cfg.epochs * len(sampler)
     scheduler = get_linear_schedule_with_warmup(optimiser, int(cfg.warmup_ratio * steps), steps)
 
