@@ -57,7 +57,8 @@ class _EpochReport(TrainerCallback):
 
 
 def train_with_trainer(cfg: TrainConfig, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
-                       train_set: Dataset, dev_set: Dataset, loss_fn: torch.nn.Module, on_epoch: OnEpoch | None) -> tuple[torch.nn.Module, int, list]:
+                       train_set: Dataset, dev_set: Dataset, loss_fn: torch.nn.Module,
+                       on_epoch: OnEpoch | None) -> tuple[torch.nn.Module, int, list]:
     """Fine-tune `model` with `transformers.Trainer`; return the best model, its epoch and the per-epoch history."""
     def dev_metrics(prediction) -> dict[str, float]:
         # label_ids, not the dev order: predictions are matched to the labels the Trainer hands back
