@@ -157,13 +157,6 @@ def data_version(blobs: dict[str, bytes]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _resolve_silver(silver_dir: Path, assignment: dict[str, str], paths: dict) -> tuple[list[dict], list[str]]:
-    """Silver for the train split, off every sentence that is labelled, decided, excluded or corrected."""
-    labelled = labelled_data(**paths)
-    return resolve_silver(silver_dir, assignment, labelled,
-                          **({"corpus_dir": paths["corpus_dir"]} if "corpus_dir" in paths else {}))
-
-
 def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
                  corpus_dir: Path | None = None, pins_path: Path | None = None,
                  silver_dir: Path | None = None) -> dict:
@@ -174,7 +167,8 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
     not part of the data version (the trainer logs their own hash)."""
     kwargs = {k: v for k, v in (("labels_dir", labels_dir), ("corpus_dir", corpus_dir)) if v is not None}
     pins = read_pins(pins_path) if pins_path else {}
-    splits, notes, assignment = _split(read_labels(**kwargs), pins)
+    gold = read_labels(**kwargs)
+    splits, notes, assignment = _split(gold, pins)
     if pins_path:
         added = write_pins(pins_path, assignment, pins)
         if added:
@@ -188,7 +182,9 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
                     for name in SPLIT_NAMES},
         "notes": notes,
     }
-    silver, silver_notes = _resolve_silver(silver_dir, assignment, kwargs) if silver_dir else ([], [])
+    silver, silver_notes = resolve_silver(silver_dir, assignment, labelled_data(**kwargs, examples=gold),
+                                          **({"corpus_dir": corpus_dir} if corpus_dir is not None else {})
+                                          ) if silver_dir else ([], [])
     twins = near_duplicates([Example(**{k: r[k] for k in EXAMPLE_FIELDS}) for r in silver],
                             splits["dev"] + splits["test"])
     if twins:

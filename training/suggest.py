@@ -17,7 +17,8 @@ import numpy as np
 
 from inference.labels import LABEL_IDS
 from inference.paths import DATA_DIR, FEEDBACK_DIR
-from training.labelled_data import CORPUS_DIR, LABELS_DIR, DataError, iter_jsonl, load_corpus, normalise, read_labels
+from training.labelled_data import (CORPUS_DIR, LABELS_DIR, DataError, Example, iter_jsonl, load_corpus, normalise,
+                                    read_labels)
 
 STRATEGIES = ("entropy", "margin", "mixed")
 # Files whose ids are decided already: gold labels, second-pass labels, sentences excluded from labelling.
@@ -115,9 +116,12 @@ def _ids_in(folder: Path) -> set[str]:
 
 
 def labelled_data(labels_dir: Path = LABELS_DIR, corpus_dir: Path = CORPUS_DIR,
-                  decided_dirs: Sequence[Path] = DECIDED_DIRS, feedback_dir: Path = FEEDBACK_DIR) -> Labelled:
-    """Every sentence already labelled (gold), second-passed or excluded, and reviewer feedback texts."""
-    examples = read_labels(labels_dir, corpus_dir)
+                  decided_dirs: Sequence[Path] = DECIDED_DIRS, feedback_dir: Path = FEEDBACK_DIR,
+                  examples: list[Example] | None = None) -> Labelled:
+    """Every sentence already labelled (gold), second-passed or excluded, and reviewer feedback texts.
+
+    `examples`: the gold labels when the caller has read them already."""
+    examples = read_labels(labels_dir, corpus_dir) if examples is None else examples
     ids = {e.id for e in examples}
     texts = {normalise(e.text) for e in examples}
     decided = set().union(*(_ids_in(d) for d in decided_dirs)) - ids
