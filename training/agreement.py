@@ -41,8 +41,8 @@ def second_pass_labels(pattern: str = "second_pass*.jsonl") -> dict[str, str]:
     labels: dict[str, str] = {}
     for path in sorted(AGREEMENT_DIR.glob(pattern)):
         for _, record, _ in iter_jsonl(path):
-            if record:
-                labels[record.get("ref") or record.get("key")] = record["label"]
+            if record:  # a second annotator may exclude a sentence too (a reason, no label)
+                labels[record.get("ref") or record.get("key")] = record.get("label", "EXCLUDE")
     return labels
 
 
