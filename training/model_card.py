@@ -22,6 +22,9 @@ def render(cfg: TrainConfig, info: dict, metrics: dict[str, float]) -> str:
         f"- Base model: `{cfg.base_model}`, licence {BASE_MODEL_LICENCE}",
         f"- Data version (content hash of the splits): `{info['data_version']}`",
         f"- Trained sentences: {info['n_train']} (of which reviewer feedback: {info['n_feedback']})",
+        *([f"- Silver (model-labelled, training only): {cfg.silver_per_epoch} sentences per epoch drawn from "
+           f"{info['n_silver']} at confidence >= {cfg.silver_min_confidence} (silver version "
+           f"`{info.get('silver_version', '-')}`)"] if info.get("n_silver") else []),
         f"- Temperature (fitted on dev): {info['temperature']:.3f}",
         *(["- Fast path: `onnx/model.onnx`, the same weights as an ONNX Runtime graph with fused attention "
            "(`sourcing export`; `Classifier.load` uses it when present), and `onnx/model.int8.onnx`, its dynamic "

@@ -1,0 +1,20 @@
+"""The model card names the data a model was trained on, silver included when a run used it."""
+from training import model_card
+from training.config import TrainConfig
+
+INFO = {"version": "abc.123", "run_id": "123", "data_version": "abc", "n_train": 100, "n_feedback": 2,
+        "temperature": 1.2, "n_silver": 0}
+
+
+def test_card_without_silver_says_nothing_about_it():
+    card = model_card.render(TrainConfig(export_onnx=False), INFO, {"test_macro_f1": 0.8})
+    assert "Trained sentences: 100 (of which reviewer feedback: 2)" in card
+    assert "Silver" not in card
+    assert "Macro-F1 0.800 overall" in card
+
+
+def test_card_with_silver_names_pool_threshold_and_version():
+    cfg = TrainConfig(export_onnx=False, silver_per_epoch=2000, silver_min_confidence=0.8)
+    card = model_card.render(cfg, {**INFO, "n_silver": 5400, "silver_version": "5bf1e806"}, {})
+    assert ("Silver (model-labelled, training only): 2000 sentences per epoch drawn from 5400 at confidence "
+            ">= 0.8 (silver version `5bf1e806`)") in card
