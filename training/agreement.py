@@ -16,6 +16,7 @@ from inference.paths import DATA_DIR
 from training.labelled_data import iter_jsonl
 
 AGREEMENT_DIR = DATA_DIR / "agreement"
+EXCLUDED = "EXCLUDE"  # stands in for a label when a pass left the sentence out
 
 
 def first_pass_labels() -> dict[str, str]:
@@ -28,7 +29,7 @@ def first_pass_labels() -> dict[str, str]:
     for path in sorted((DATA_DIR / "excluded").glob("*.jsonl")):
         for _, record, _ in iter_jsonl(path):
             if record:
-                labels[record.get("ref") or record.get("id")] = "EXCLUDE"
+                labels[record.get("ref") or record.get("id")] = EXCLUDED
     resolutions = AGREEMENT_DIR / "resolutions.jsonl"
     if resolutions.is_file():
         for _, record, _ in iter_jsonl(resolutions):
@@ -42,14 +43,14 @@ def second_pass_labels(pattern: str = "second_pass*.jsonl") -> dict[str, str]:
     for path in sorted(AGREEMENT_DIR.glob(pattern)):
         for _, record, _ in iter_jsonl(path):
             if record:  # a second annotator may exclude a sentence too (a reason, no label)
-                labels[record.get("ref") or record.get("key")] = record.get("label", "EXCLUDE")
+                labels[record.get("ref") or record.get("key")] = record.get("label", EXCLUDED)
     return labels
 
 
 def pairs(pattern: str = "second_pass*.jsonl") -> list[tuple[str, str, str]]:
     """(key, first, second) for sentences both passes labelled (exclusions left out)."""
     first, second = first_pass_labels(), second_pass_labels(pattern)
-    return [(k, first[k], s) for k, s in second.items() if k in first and "EXCLUDE" not in (first[k], s)]
+    return [(k, first[k], s) for k, s in second.items() if k in first and EXCLUDED not in (first[k], s)]
 
 
 def report(pattern: str = "second_pass*.jsonl") -> str:

@@ -44,8 +44,8 @@ SILVER_HELP = """Label the corpus sentences no one has labelled with a trained m
 Scores every sentence of ../shared/corpus that is in an article pinned to the train split and is not labelled,
 second-passed or excluded, and writes references and probabilities (never text) to
 data/silver/pseudo_labels.jsonl. `sourcing data build` then resolves them into data/build/splits/silver.jsonl,
-again only for train-split articles; `sourcing train --set silver_per_epoch=N` trains on N of them per epoch (those at or above
-silver_min_confidence). Use a model trained without silver, so errors are not fed back on themselves.
+again only for train-split articles; `sourcing train --set silver_per_epoch=N` trains on N of them per epoch
+(those at or above silver_min_confidence). Use a model trained without silver, so errors are not fed back on themselves.
 
 Example:
   sourcing data silver --model models/default && sourcing data build

@@ -20,7 +20,8 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from inference.labels import LABEL_IDS
 from inference.paths import DATA_DIR
-from training.labelled_data import EXAMPLE_FIELDS, DataError, Example, iter_jsonl, normalise, read_labels
+from training.labelled_data import (CORPUS_DIR, EXAMPLE_FIELDS, DataError, Example, iter_jsonl, normalise,
+                                    read_labels)
 from training.silver import resolve_silver
 from training.suggest import labelled_data
 
@@ -182,9 +183,10 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
                     for name in SPLIT_NAMES},
         "notes": notes,
     }
-    silver, silver_notes = resolve_silver(silver_dir, assignment, labelled_data(**kwargs, examples=gold),
-                                          **({"corpus_dir": corpus_dir} if corpus_dir is not None else {})
-                                          ) if silver_dir else ([], [])
+    silver, silver_notes = [], []
+    if silver_dir:
+        silver, silver_notes = resolve_silver(silver_dir, assignment, labelled_data(**kwargs, examples=gold),
+                                              corpus_dir or CORPUS_DIR)
     twins = near_duplicates([Example(**{k: r[k] for k in EXAMPLE_FIELDS}) for r in silver],
                             splits["dev"] + splits["test"])
     if twins:
