@@ -25,13 +25,14 @@ def run_train(args: argparse.Namespace) -> int:
         return fail(str(exc))
     try:
         from training.finetune import resolve_base_model
+        from training.frozen_layers import check_frozen_layers
 
         if cfg.model == "transformer":
-            resolve_base_model(cfg.base_model)
+            check_frozen_layers(resolve_base_model(cfg.base_model), cfg.frozen_layers)
         from training.trainer import train
 
         result = train(cfg)
-    except (DataError, TrackingError, FileNotFoundError) as exc:
+    except (ConfigError, DataError, TrackingError, FileNotFoundError) as exc:
         return fail(str(exc))
     m = result.metrics
     print(f"run {result.run_id} (data version {result.data_version})")

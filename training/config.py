@@ -43,6 +43,7 @@ class TrainConfig:
     early_stopping_patience: int = 2
     class_weighting: Literal["balanced", "none"] = "balanced"
     label_smoothing: float = 0.0
+    frozen_layers: int = 0  # > 0: embeddings and this many bottom layers stay frozen, run once per sentence
     ema_decay: float = 0.0  # > 0: evaluate and keep an exponential moving average of the weights (per step)
     include_feedback: bool = True
     silver_per_epoch: int = 0  # > 0: this many silver sentences (data/build/splits/silver.jsonl) join each epoch
@@ -69,8 +70,10 @@ class TrainConfig:
             raise ConfigError("config key 'limit_train' must be 0 (all) or positive")
         if self.silver_per_epoch < 0:
             raise ConfigError("config key 'silver_per_epoch' must be 0 (no silver) or positive")
-        if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0):
-            raise ConfigError("config keys 'ema_decay' and 'silver_per_epoch' work with loop 'plain' only")
+        if self.frozen_layers < 0:
+            raise ConfigError(f"config key 'frozen_layers' must be 0 (train all layers) or positive, got {self.frozen_layers}")
+        if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0 or self.frozen_layers > 0):
+            raise ConfigError("config keys 'ema_decay', 'silver_per_epoch' and 'frozen_layers' work with loop 'plain' only")
         if not 0 <= self.silver_min_confidence <= 1:
             raise ConfigError(f"config key 'silver_min_confidence' must be in [0, 1], got {self.silver_min_confidence}")
 

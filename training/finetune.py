@@ -22,6 +22,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Dat
 from inference.labels import ID_TO_LABEL, LABEL_IDS, LABEL_TO_ID
 from training.config import TrainConfig
 from training.evaluate import classification_metrics
+from training.frozen_layers import FrozenBottom, collate_states
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +126,28 @@ def predict_logits(model: torch.nn.Module, tokenizer, texts: list[str], max_leng
     return out
 
 
+@torch.inference_mode()
+def predict_from_states(frozen: FrozenBottom, model: torch.nn.Module, states: list[torch.Tensor],
+                        batch_size: int = 64) -> np.ndarray:
+    """(n, 4) logits in input order from cached bottom states; equal to `predict_logits` on the same texts."""
+    model.eval()
+    order = sorted(range(len(states)), key=lambda i: len(states[i]))
+    out = np.zeros((len(states), len(LABEL_IDS)), dtype=np.float32)
+    for begin in range(0, len(order), batch_size):
+        index = order[begin:begin + batch_size]
+        batch = collate_states([(states[i], 0) for i in index])
+        out[index] = frozen.top_logits(model, batch["hidden"], batch["attention_mask"]).float().numpy()
+    return out
+
+
 def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
               on_epoch: Callable[[int, dict[str, float]], None] | None = None,
               silver: list[dict] | None = None) -> FineTuned:
     """Train with AdamW and linear warmup; keep the epoch with the best dev macro-F1.
 
     With `silver`, `cfg.silver_per_epoch` of them (fresh each epoch) are trained on beside all of `train`;
-    class weights come from `train` alone."""
+    class weights come from `train` alone. With `cfg.frozen_layers`, the embeddings and that many bottom layers
+    stay the base model's and run once per sentence (training/frozen_layers.py)."""
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.num_threads)
     base = resolve_base_model(cfg.base_model)
@@ -143,7 +159,14 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
     train_set = tokenised(train + silver, tokenizer, cfg.max_length)
     sampler = LengthGroupedBatches([len(ids) for ids in train_set["input_ids"]], cfg.batch_size, cfg.seed,
                                    n_always=len(train), extra_per_epoch=cfg.silver_per_epoch if silver else 0)
-    loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=DataCollatorWithPadding(tokenizer))
+    frozen = FrozenBottom(model, cfg.frozen_layers) if cfg.frozen_layers else None
+    if frozen is not None:
+        log.info("running the %d frozen layers once over %d train and %d dev sentences",
+                 cfg.frozen_layers, len(train_set), len(dev))
+        cached = list(zip(frozen.encode(train_set["input_ids"], cfg.eval_batch_size), train_set["labels"]))
+        loader = DataLoader(cached, batch_sampler=sampler, collate_fn=collate_states)
+    else:
+        loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=DataCollatorWithPadding(tokenizer))
     label_ids = np.array(train_set["labels"][:len(train)])
     if cfg.class_weighting == "balanced":
         present = np.unique(label_ids)
@@ -161,8 +184,9 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
             cfg, model, tokenizer, train_set, tokenised(dev, tokenizer, cfg.max_length), loss_fn, on_epoch)
         return FineTuned(model, tokenizer, best_epoch, history, [float(w) for w in weights])
 
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
-    no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trainable if not any(k in n for k in ("bias", "LayerNorm"))]
+    no_decay = [p for n, p in trainable if any(k in n for k in ("bias", "LayerNorm"))]
     optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate, fused=True)
     steps = cfg.epochs * len(sampler)
@@ -175,6 +199,20 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
     evaluated = averaged.module if averaged is not None else model
 
     dev_texts, dev_gold = [r["text"] for r in dev], [r["label"] for r in dev]
+    if frozen is not None:
+        dev_states = frozen.encode(tokenised(dev, tokenizer, cfg.max_length)["input_ids"], cfg.eval_batch_size)
+
+        def dev_logits() -> np.ndarray:
+            return predict_from_states(frozen, evaluated, dev_states, cfg.eval_batch_size)
+
+        def logits_of(batch: dict) -> torch.Tensor:
+            return frozen.top_logits(model, batch["hidden"], batch["attention_mask"])
+    else:
+        def dev_logits() -> np.ndarray:
+            return predict_logits(evaluated, tokenizer, dev_texts, cfg.max_length, cfg.eval_batch_size)
+
+        def logits_of(batch: dict) -> torch.Tensor:
+            return model(**batch).logits
     best_f1, best_state, best_epoch, stale = -1.0, None, 0, 0
     history: list[dict[str, float]] = []
     for epoch in range(1, cfg.epochs + 1):
@@ -182,13 +220,13 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
         total, batches = 0.0, 0
         for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=None):
             labels = batch.pop("labels")
-            total += optimisation_step(model, loss_fn(model(**batch).logits, labels), optimiser, scheduler)
+            total += optimisation_step(model, loss_fn(logits_of(batch), labels), optimiser, scheduler)
             if averaged is not None:
                 averaged.update_parameters(model)
             batches += 1
             if batches % 50 == 0:
                 log.info("epoch %d step %d/%d: mean train loss %.4f", epoch, batches, len(loader), total / batches)
-        logits = predict_logits(evaluated, tokenizer, dev_texts, cfg.max_length, cfg.eval_batch_size)
+        logits = dev_logits()
         predicted = [LABEL_IDS[i] for i in logits.argmax(axis=1)]
         metrics = {"train_loss": total / max(batches, 1), **classification_metrics(dev_gold, predicted, "dev")}
         history.append(metrics)

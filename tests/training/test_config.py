@@ -33,6 +33,8 @@ def test_yaml_file_overrides_defaults_and_set_overrides_yaml(tmp_path: Path):
     ("learning_rate=2", "'learning_rate' must be in (0, 1)"),
     ("label_smoothing=1.5", "'label_smoothing' must be in [0, 1)"),
     ("ema_decay=-0.1", "'ema_decay' must be in [0, 1)"),
+    ("frozen_layers=-1", "'frozen_layers' must be 0 (train all layers) or positive"),
+    ("frozen_layers=1.5", "'frozen_layers' must be int"),
     ("no_equals_sign", "is not key=value"),
 ])
 def test_bad_overrides_name_the_key(override, message):
@@ -68,3 +70,8 @@ def test_relative_paths_resolve_from_project_root():
     cfg = load_config()
     assert cfg.path("splits_dir").is_absolute()
     assert cfg.path("splits_dir").parts[-3:] == ("data", "build", "splits")
+
+
+def test_frozen_layers_need_the_plain_loop():
+    with pytest.raises(ConfigError, match="'frozen_layers' work with loop 'plain' only"):
+        load_config(None, ["loop=trainer", "frozen_layers=2"])

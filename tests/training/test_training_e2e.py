@@ -108,6 +108,7 @@ def _sourcing(*args, env_extra=None):
     (["--set", "epochs=zero"], "'epochs' must be int"),
     (["--set", "bogus=1"], "unknown config key 'bogus'"),
     (["--set", "splits_dir=/nonexistent/splits"], "split file not found"),
+    (["--set", "frozen_layers=6"], "'frozen_layers' must be below the base model's 6 layers, got 6"),
 ])
 def test_train_bad_input_is_one_line_exit_2(args, message, tmp_path):
     result = _sourcing("train", *args, env_extra={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'm.db'}"})
