@@ -71,9 +71,11 @@ class TrainConfig:
         if self.silver_per_epoch < 0:
             raise ConfigError("config key 'silver_per_epoch' must be 0 (no silver) or positive")
         if self.frozen_layers < 0:
-            raise ConfigError(f"config key 'frozen_layers' must be 0 (train all layers) or positive, got {self.frozen_layers}")
+            raise ConfigError(f"config key 'frozen_layers' must be 0 (train all layers) or positive, "
+                              f"got {self.frozen_layers}")
         if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0 or self.frozen_layers > 0):
-            raise ConfigError("config keys 'ema_decay', 'silver_per_epoch' and 'frozen_layers' work with loop 'plain' only")
+            raise ConfigError("config keys 'ema_decay', 'silver_per_epoch' and 'frozen_layers' work with "
+                              "loop 'plain' only")
         if not 0 <= self.silver_min_confidence <= 1:
             raise ConfigError(f"config key 'silver_min_confidence' must be in [0, 1], got {self.silver_min_confidence}")
 

@@ -22,7 +22,8 @@ def check_frozen_layers(base_model_dir: Path, n_frozen: int) -> None:
         return
     n_layers = json.loads((base_model_dir / "config.json").read_text(encoding="utf-8")).get("num_hidden_layers")
     if n_layers is not None and n_frozen >= n_layers:
-        raise ConfigError(f"config key 'frozen_layers' must be below the base model's {n_layers} layers, got {n_frozen}")
+        raise ConfigError(f"config key 'frozen_layers' must be below the base model's {n_layers} layers, "
+                          f"got {n_frozen}")
 
 
 def _parts(model: torch.nn.Module):

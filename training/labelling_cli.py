@@ -90,7 +90,9 @@ are dropped. Picks are spread over sources and predicted labels (round robin amo
 at most two per article while others remain.
 
 Strategies (uncertainty in [0, 1]): entropy (normalised entropy of the four probabilities), margin
-(1 - gap between the top two), mixed (their mean, the default).
+(1 - gap between the top two), mixed (their mean, the default). random: N drawn uniformly with --seed, in
+draw order, no spreading (an unbiased sample, as labelling rounds 7-10 drew; the model only annotates them).
+--split train|dev|test|unassigned keeps only sentences of articles pinned to that split (data/split_pins.json).
 
 Output: JSONL with the model's label and probabilities as suggestions (corpus sentences also carry "ref"),
 or --format label-studio: a JSON task list with the predictions pre-filled, and OUT.label_config.xml beside it.
@@ -100,6 +102,8 @@ Examples:
   sourcing suggest --pool ../shared/corpus/ntrex.jsonl --n 200 -o data/build/suggest.jsonl
   sourcing suggest --pool ../shared/corpus/ecbplus.jsonl --pool ../shared/corpus/senate.jsonl \\
       --strategy margin --format label-studio -o data/build/tasks.json
+  sourcing suggest --pool ../shared/corpus/ecbplus.jsonl --split train --strategy random --seed 20261209 \\
+      --n 1500 -o data/build/round.jsonl
 """
 
 IMPORT_HELP = """Turn a Label Studio JSON export of suggestion tasks into gold label records.
@@ -119,8 +123,12 @@ def add_suggest_parser(sub) -> None:
     p.add_argument("--pool", type=Path, action="append", required=True, metavar="FILE",
                    help="JSONL of {'id', 'text', ...} (a shared corpus file works as it is); repeatable")
     p.add_argument("--n", type=int, default=200, help="how many sentences to suggest (default: 200)")
-    p.add_argument("--strategy", choices=["entropy", "margin", "mixed"], default="mixed",
-                   help="uncertainty measure (default: mixed)")
+    p.add_argument("--strategy", choices=["entropy", "margin", "mixed", "random"], default="mixed",
+                   help="uncertainty measure, or random: a uniform draw with --seed (default: mixed)")
+    p.add_argument("--seed", type=int, default=13, help="seed of a random draw or of --max-pool's sample (default: 13)")
+    p.add_argument("--split", choices=["train", "dev", "test", "unassigned"], default=None,
+                   help="only sentences of articles pinned to this split in data/split_pins.json "
+                        "(unassigned: of articles in no split yet; default: every article)")
     p.add_argument("--model", default=None, help="model directory or MLflow URI (default: models/default)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output file (JSONL, or JSON for label-studio)")
     p.add_argument("--format", choices=["jsonl", "label-studio"], default="jsonl", help="output format (default: jsonl)")
@@ -161,6 +169,10 @@ def run_suggest(args: argparse.Namespace) -> int:
         labelled = suggest.labelled_data(labels_dir, corpus_dir)
         corpus = load_corpus(corpus_dir) if corpus_dir.is_dir() else {}
         pool, skipped = suggest.read_pool(args.pool, corpus)
+        if args.split:
+            from training.splits import SPLIT_PINS, read_pins
+
+            pool = suggest.in_split(pool, read_pins(SPLIT_PINS), args.split)
     except DataError as exc:
         return fail(str(exc))
     if not sys.stderr.isatty():
@@ -169,7 +181,7 @@ def run_suggest(args: argparse.Namespace) -> int:
         classifier = Classifier.load(args.model)
     except ModelLoadError as exc:
         return fail(str(exc))
-    suggestions = suggest.suggest(classifier, pool, labelled, args.n, args.strategy, args.max_pool)
+    suggestions = suggest.suggest(classifier, pool, labelled, args.n, args.strategy, args.max_pool, args.seed)
     if args.format == "label-studio":
         config = label_studio.write_tasks(suggestions, args.output)
         extra = f" (labelling config: {config})"
@@ -179,8 +191,9 @@ def run_suggest(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{label} {n}" for label, n in
                        sorted(collections.Counter(s.model_label for s in suggestions).items()))
     unlabelled = sum(1 for sentence in pool if not labelled.covers(sentence))
-    print(f"suggested {len(suggestions)} of {len(pool)} pool sentence(s), {unlabelled} of them not labelled yet "
-          f"({skipped} bad line(s) skipped); "
+    where = {None: "", "unassigned": " of articles in no split"}.get(args.split, f" of {args.split} articles")
+    print(f"suggested {len(suggestions)} of {len(pool)} pool sentence(s){where}, "
+          f"{unlabelled} of them not labelled yet ({skipped} bad line(s) skipped); "
           f"model labels: {counts}; wrote {args.output}{extra}", file=sys.stderr)
     return 0
 

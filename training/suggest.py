@@ -1,4 +1,5 @@
-"""What to label next: the unlabelled sentences the model is least sure of, spread over sources and labels.
+"""What to label next: the unlabelled sentences the model is least sure of, spread over sources and labels,
+or a seeded random draw (what labelling rounds 7-10 used), optionally from the articles of one split.
 
 Run: sourcing suggest --pool ../shared/corpus/ntrex.jsonl --n 200 -o data/build/suggest.jsonl
 """
@@ -21,6 +22,8 @@ from training.labelled_data import (CORPUS_DIR, LABELS_DIR, DataError, Example, 
                                     read_labels)
 
 STRATEGIES = ("entropy", "margin", "mixed")
+RANDOM = "random"  # a uniform, seeded draw; the model only annotates what was drawn
+SPLIT_CHOICES = ("train", "dev", "test", "unassigned")
 # Files whose ids are decided already: gold labels, second-pass labels, sentences excluded from labelling.
 DECIDED_DIRS = (DATA_DIR / "agreement", DATA_DIR / "excluded")
 CANDIDATE_FACTOR = 4  # spread is sought among the CANDIDATE_FACTOR * n least certain sentences
@@ -178,12 +181,24 @@ def spread_select(scores: np.ndarray, strata: Sequence[tuple], docs: Sequence[st
     return sorted(chosen, key=lambda i: (-scores[i], i))
 
 
+def in_split(pool: list[PoolSentence], pins: dict[str, str], split: str) -> list[PoolSentence]:
+    """Pool sentences of articles pinned to `split` (data/split_pins.json); "unassigned": of articles not pinned."""
+    if split not in SPLIT_CHOICES:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLIT_CHOICES)}")
+    if split == "unassigned":
+        return [s for s in pool if s.doc_id not in pins]
+    return [s for s in pool if pins.get(s.doc_id) == split]
+
+
 def suggest(scorer: Scorer, pool: list[PoolSentence], labelled: Labelled, n: int = 200, strategy: str = "mixed",
             max_pool: int | None = None, seed: int = 13, batch_size: int = 32) -> list[Suggestion]:
-    """The `n` pool sentences to label next; never a labelled sentence, never two with the same normalised text."""
+    """The `n` pool sentences to label next; never a labelled sentence, never two with the same normalised text.
+
+    Strategy "random" draws `n` of them uniformly with `seed`, in draw order; the others rank by uncertainty."""
     if n < 1:
         raise ValueError("n must be at least 1")
-    uncertainty(np.full((1, len(LABEL_IDS)), 0.25), strategy)  # fail on a bad strategy before scoring
+    if strategy != RANDOM:
+        uncertainty(np.full((1, len(LABEL_IDS)), 0.25), strategy)  # fail on a bad strategy before scoring
     seen: set[str] = set()
     fresh = []
     for sentence in pool:
@@ -191,15 +206,20 @@ def suggest(scorer: Scorer, pool: list[PoolSentence], labelled: Labelled, n: int
         if key and key not in seen and not labelled.covers(sentence):
             seen.add(key)
             fresh.append(sentence)
-    if max_pool is not None and len(fresh) > max_pool:
+    if strategy == RANDOM:
+        fresh = random.Random(seed).sample(fresh, min(n, len(fresh)))
+    elif max_pool is not None and len(fresh) > max_pool:
         fresh = random.Random(seed).sample(fresh, max_pool)
     if not fresh:
         return []
     probabilities = np.asarray(scorer.predict_proba([s.text for s in fresh], batch_size), dtype=float)
-    scores = uncertainty(probabilities, strategy)
+    scores = uncertainty(probabilities, "mixed" if strategy == RANDOM else strategy)
     predicted = probabilities.argmax(axis=1)
-    strata = [(s.source, int(label_id)) for s, label_id in zip(fresh, predicted)]
-    picked = spread_select(scores, strata, [s.doc_id for s in fresh], n)
+    if strategy == RANDOM:
+        picked = list(range(len(fresh)))
+    else:
+        strata = [(s.source, int(label_id)) for s, label_id in zip(fresh, predicted)]
+        picked = spread_select(scores, strata, [s.doc_id for s in fresh], n)
     version = str(getattr(scorer, "version", "unversioned"))
     return [Suggestion(rank, fresh[i], LABEL_IDS[int(predicted[i])], float(probabilities[i].max()),
                        dict(zip(LABEL_IDS, map(float, probabilities[i]))), float(scores[i]), strategy, version)

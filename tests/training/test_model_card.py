@@ -18,3 +18,9 @@ def test_card_with_silver_names_pool_threshold_and_version():
     card = model_card.render(cfg, {**INFO, "n_silver": 5400, "silver_version": "5bf1e806"}, {})
     assert ("Silver (model-labelled, training only): 2000 sentences per epoch drawn from 5400 at confidence "
             ">= 0.8 (silver version `5bf1e806`)") in card
+
+
+def test_card_says_which_layers_stayed_frozen_only_when_some_did():
+    assert "Frozen in training" not in model_card.render(TrainConfig(export_onnx=False), INFO, {})
+    card = model_card.render(TrainConfig(export_onnx=False, frozen_layers=3), INFO, {})
+    assert "the embeddings and the bottom 3 encoder layers are the base model's unchanged" in card

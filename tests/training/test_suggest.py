@@ -101,3 +101,31 @@ def test_suggest_refuses_to_write_into_the_gold_folder(tmp_path):
     assert main(["suggest", "--pool", str(POOL), "--labels-dir", str(labels), "--corpus-dir",
                  str(FIXTURES / "corpus"), "-o", str(labels / "suggest.jsonl")]) == 2
     assert not (labels / "suggest.jsonl").exists()
+
+
+def test_random_draw_is_seeded_uniform_and_skips_labelled_sentences(labelled, hash_scorer):
+    pool, _ = read_pool([POOL, FIXTURES / "corpus" / "fixture.jsonl"])
+    first = suggest(hash_scorer, pool, labelled, n=8, strategy="random", seed=7)
+    again = suggest(hash_scorer, pool, labelled, n=8, strategy="random", seed=7)
+    other = suggest(hash_scorer, pool, labelled, n=8, strategy="random", seed=8)
+    ids = [s.sentence.id for s in first]
+    assert ids == [s.sentence.id for s in again], "the same seed draws the same sentences in the same order"
+    assert ids != [s.sentence.id for s in other]
+    assert len(set(ids)) == 8 and [s.rank for s in first] == list(range(1, 9))
+    everything = {s.sentence.id for s in suggest(hash_scorer, pool, labelled, n=1000, strategy="random")}
+    assert set(ids) <= everything and len(everything) == 27 - 4 - 1, "drawn only from unlabelled, deduplicated"
+    # a draw is not ordered by uncertainty: the most uncertain sentences are not what seed 7 draws first
+    assert [s.uncertainty for s in first] != sorted((s.uncertainty for s in first), reverse=True)
+
+
+def test_split_filter_keeps_the_articles_pinned_to_that_split():
+    from training.suggest import PoolSentence, in_split
+
+    pool = [PoolSentence(f"s{i}", f"Sentence {i}.", "x", doc) for i, doc in enumerate(["a", "a", "b", "c", "d"])]
+    pins = {"a": "train", "b": "dev", "c": "train"}
+    assert [s.id for s in in_split(pool, pins, "train")] == ["s0", "s1", "s3"]
+    assert [s.id for s in in_split(pool, pins, "dev")] == ["s2"]
+    assert in_split(pool, pins, "test") == []
+    assert [s.id for s in in_split(pool, pins, "unassigned")] == ["s4"]
+    with pytest.raises(ValueError, match="unknown split"):
+        in_split(pool, pins, "holdout")
