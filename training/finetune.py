@@ -111,19 +111,24 @@ def optimisation_step(model: torch.nn.Module, loss: torch.Tensor, optimiser, sch
     return loss.item()
 
 
+def _length_sorted_logits(lengths: list[int], batch_size: int,
+                          logits_of: Callable[[list[int]], torch.Tensor]) -> np.ndarray:
+    """(n, 4) logits in input order, computed in batches of similar length so padding stays small."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    out = np.zeros((len(lengths), len(LABEL_IDS)), dtype=np.float32)
+    for begin in range(0, len(order), batch_size):
+        index = order[begin:begin + batch_size]
+        out[index] = logits_of(index).float().numpy()
+    return out
+
+
 @torch.inference_mode()
 def predict_logits(model: torch.nn.Module, tokenizer, texts: list[str], max_length: int,
                    batch_size: int = 64) -> np.ndarray:
-    """(n, 4) logits in input order; batches are length-sorted so padding stays small."""
+    """(n, 4) logits of `texts` in input order."""
     model.eval()
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
-    for begin in range(0, len(order), batch_size):
-        index = order[begin:begin + batch_size]
-        encoded = tokenizer([texts[i] for i in index], padding=True, truncation=True,
-                            max_length=max_length, return_tensors="pt")
-        out[index] = model(**encoded).logits.float().numpy()
-    return out
+    return _length_sorted_logits([len(t) for t in texts], batch_size, lambda index: model(**tokenizer(
+        [texts[i] for i in index], padding=True, truncation=True, max_length=max_length, return_tensors="pt")).logits)
 
 
 @torch.inference_mode()
@@ -131,13 +136,12 @@ def predict_from_states(frozen: FrozenBottom, model: torch.nn.Module, states: li
                         batch_size: int = 64) -> np.ndarray:
     """(n, 4) logits in input order from cached bottom states; equal to `predict_logits` on the same texts."""
     model.eval()
-    order = sorted(range(len(states)), key=lambda i: len(states[i]))
-    out = np.zeros((len(states), len(LABEL_IDS)), dtype=np.float32)
-    for begin in range(0, len(order), batch_size):
-        index = order[begin:begin + batch_size]
+
+    def logits_of(index: list[int]) -> torch.Tensor:
         batch = collate_states([(states[i], 0) for i in index])
-        out[index] = frozen.top_logits(model, batch["hidden"], batch["attention_mask"]).float().numpy()
-    return out
+        return frozen.top_logits(model, batch["hidden"], batch["attention_mask"])
+
+    return _length_sorted_logits([len(s) for s in states], batch_size, logits_of)
 
 
 def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
