@@ -35,7 +35,7 @@ def test_the_trainer_loop_keeps_the_best_epoch_and_reports_every_epoch(tiny_spli
     from training.evaluate import classification_metrics
     from inference.labels import LABEL_IDS
 
-    cfg = load_config(overrides=["loop=trainer", "epochs=3", "max_length=32", "batch_size=8", "learning_rate=1e-3",
+    cfg = load_config(overrides=["loop=trainer", "frozen_layers=0", "epochs=3", "max_length=32", "batch_size=8", "learning_rate=1e-3",
                                  "early_stopping_patience=3", "num_threads=1"])
     train = read_split(tiny_splits / "train.jsonl")[::3]
     dev = read_split(tiny_splits / "dev.jsonl")
