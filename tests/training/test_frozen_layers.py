@@ -47,3 +47,25 @@ def test_training_changes_only_the_layers_above_the_frozen_ones(tiny_splits):
     assert all(name.startswith(("bert.encoder.layer.2.", "bert.encoder.layer.3.", "bert.encoder.layer.4.",
                                 "bert.encoder.layer.5.", "bert.pooler.")) for name in changed), sorted(changed)[:5]
     assert any(name.startswith("bert.encoder.layer.2.") for name in changed)
+
+
+@pytest.mark.slow  # trains weights
+def test_a_run_with_frozen_layers_saves_a_whole_model_that_keeps_the_base_bottom(tiny_splits, mlflow_store, tmp_path):
+    from safetensors.torch import load_file
+
+    from inference.classifier import Classifier
+    from training.trainer import train
+
+    cfg = load_config(overrides=[f"splits_dir={tiny_splits}", f"output_dir={tmp_path / 'model'}", "epochs=1",
+                                 "max_length=32", "frozen_layers=3", "register=false", "export_onnx=false",
+                                 "include_feedback=false", "experiment=tests", "num_threads=1"])
+    result = train(cfg)
+    saved = load_file(str(result.model_dir / "model.safetensors"))
+    base = _base_model().state_dict()
+    for name in ("bert.embeddings.word_embeddings.weight", "bert.encoder.layer.2.output.dense.weight"):
+        assert torch.equal(saved[name], base[name]), f"{name} must stay the base model's"
+    trained = "bert.encoder.layer.3.output.dense.weight"
+    assert not torch.equal(saved[trained], base[trained]), "the layers above the frozen ones must train"
+    probabilities = Classifier.load(str(result.model_dir)).predict_proba(["The ministry said the bridge reopened."])
+    assert probabilities.shape == (1, 4) and abs(float(probabilities.sum()) - 1) < 1e-5
+    assert "bottom 3 encoder layers" in (result.model_dir / "README.md").read_text()
