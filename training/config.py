@@ -45,6 +45,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     frozen_layers: int = 0  # > 0: embeddings and this many bottom layers stay frozen, run once per sentence
     ema_decay: float = 0.0  # > 0: evaluate and keep an exponential moving average of the weights (per step)
+    runner_up_weight: float = 0.0  # > 0: a hard case's target gives this weight to the runner-up its note names
     include_feedback: bool = True
     silver_per_epoch: int = 0  # > 0: this many silver sentences (data/build/splits/silver.jsonl) join each epoch
     silver_min_confidence: float = 0.8  # calibrated probability; 0.8 keeps 85% of the pool on v4
@@ -64,6 +65,9 @@ class TrainConfig:
         for name in ("label_smoothing", "ema_decay"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"config key '{name}' must be in [0, 1), got {getattr(self, name)}")
+        if not 0 <= self.runner_up_weight < 0.5:
+            raise ConfigError(f"config key 'runner_up_weight' must be in [0, 0.5) so the label outweighs its "
+                              f"runner-up, got {self.runner_up_weight}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"config key 'warmup_ratio' must be in [0, 1), got {self.warmup_ratio}")
         if self.limit_train < 0:
@@ -73,9 +77,10 @@ class TrainConfig:
         if self.frozen_layers < 0:
             raise ConfigError(f"config key 'frozen_layers' must be 0 (train all layers) or positive, "
                               f"got {self.frozen_layers}")
-        if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0 or self.frozen_layers > 0):
-            raise ConfigError("config keys 'ema_decay', 'silver_per_epoch' and 'frozen_layers' work with "
-                              "loop 'plain' only (with loop=trainer also set frozen_layers=0)")
+        if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0 or self.frozen_layers > 0
+                                       or self.runner_up_weight > 0):
+            raise ConfigError("config keys 'ema_decay', 'silver_per_epoch', 'frozen_layers' and 'runner_up_weight' "
+                              "work with loop 'plain' only (with loop=trainer also set frozen_layers=0)")
         if not 0 <= self.silver_min_confidence <= 1:
             raise ConfigError(f"config key 'silver_min_confidence' must be in [0, 1], got {self.silver_min_confidence}")
 

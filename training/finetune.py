@@ -25,6 +25,7 @@ from training.evaluate import classification_metrics
 from training.frozen_layers import FrozenBottom, collate_states
 
 log = logging.getLogger(__name__)
+NO_RUNNER_UP = -1  # runner-up id of a sentence whose note names none
 
 
 @dataclass
@@ -93,12 +94,26 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def tokenised(records: list[dict], tokenizer, max_length: int) -> Dataset:
-    """A `datasets.Dataset` of input ids and label ids."""
-    dataset = Dataset.from_dict({"text": [r["text"] for r in records],
-                                 "labels": [LABEL_TO_ID[r["label"]] for r in records]})
+def tokenised(records: list[dict], tokenizer, max_length: int, runner_up: bool = False) -> Dataset:
+    """A `datasets.Dataset` of input ids and label ids (and, with `runner_up`, the runner-up label id or -1)."""
+    columns = {"text": [r["text"] for r in records], "labels": [LABEL_TO_ID[r["label"]] for r in records]}
+    if runner_up:
+        columns["runner_up"] = [LABEL_TO_ID.get(r.get("runner_up", ""), NO_RUNNER_UP) for r in records]
+    dataset = Dataset.from_dict(columns)
     return dataset.map(lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
                        batched=True, remove_columns=["text"])
+
+
+def runner_up_term(logits: torch.Tensor, labels: torch.Tensor, runner_up: torch.Tensor,
+                   class_weights: torch.Tensor, weight: float) -> torch.Tensor:
+    """What to add to the class-weighted cross-entropy so that a hard case's target is (1 - weight) its label and
+    `weight` the runner-up its annotator named: the weighted mean of weight * (log p(label) - log p(runner-up))
+    over the batch, zero for sentences without a runner-up."""
+    log_p = logits.log_softmax(dim=-1)
+    has = runner_up != NO_RUNNER_UP
+    shift = log_p.gather(1, labels[:, None]) - log_p.gather(1, runner_up.clamp(min=0)[:, None])
+    scale = class_weights[labels]
+    return weight * (scale * has * shift.squeeze(1)).sum() / scale.sum()
 
 
 def optimisation_step(model: torch.nn.Module, loss: torch.Tensor, optimiser, scheduler) -> float:
@@ -160,14 +175,16 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
         base, num_labels=len(LABEL_IDS), id2label=dict(ID_TO_LABEL), label2id=dict(LABEL_TO_ID))
 
     silver = silver if silver and cfg.silver_per_epoch > 0 else []
-    train_set = tokenised(train + silver, tokenizer, cfg.max_length)
+    soft = cfg.runner_up_weight > 0
+    train_set = tokenised(train + silver, tokenizer, cfg.max_length, runner_up=soft)
     sampler = LengthGroupedBatches([len(ids) for ids in train_set["input_ids"]], cfg.batch_size, cfg.seed,
                                    n_always=len(train), extra_per_epoch=cfg.silver_per_epoch if silver else 0)
     frozen = FrozenBottom(model, cfg.frozen_layers) if cfg.frozen_layers else None
     if frozen is not None:
         log.info("running the %d frozen layers once over %d train and %d dev sentences",
                  cfg.frozen_layers, len(train_set), len(dev))
-        cached = list(zip(frozen.encode(train_set["input_ids"], cfg.eval_batch_size), train_set["labels"]))
+        cached = list(zip(frozen.encode(train_set["input_ids"], cfg.eval_batch_size), train_set["labels"],
+                          *([train_set["runner_up"]] if soft else [])))
         loader = DataLoader(cached, batch_sampler=sampler, collate_fn=collate_states)
     else:
         loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=DataCollatorWithPadding(tokenizer))
@@ -178,8 +195,8 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
         weights[present] = compute_class_weight("balanced", classes=present, y=label_ids)
     else:
         weights = np.ones(len(LABEL_IDS))
-    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32),
-                                        label_smoothing=cfg.label_smoothing)
+    class_weights = torch.tensor(weights, dtype=torch.float32)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights, label_smoothing=cfg.label_smoothing)
 
     if cfg.loop == "trainer":
         from training.hf_trainer import train_with_trainer
@@ -223,8 +240,12 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
         model.train()
         total, batches = 0.0, 0
         for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=None):
-            labels = batch.pop("labels")
-            total += optimisation_step(model, loss_fn(logits_of(batch), labels), optimiser, scheduler)
+            labels, runner_up = batch.pop("labels"), batch.pop("runner_up", None)
+            logits = logits_of(batch)
+            loss = loss_fn(logits, labels)
+            if soft:
+                loss = loss + runner_up_term(logits, labels, runner_up, class_weights, cfg.runner_up_weight)
+            total += optimisation_step(model, loss, optimiser, scheduler)
             if averaged is not None:
                 averaged.update_parameters(model)
             batches += 1

@@ -83,9 +83,13 @@ class FrozenBottom:
         return model.classifier(model.dropout(body.pooler(hidden)))
 
 
-def collate_states(items: list[tuple[torch.Tensor, int]]) -> dict[str, torch.Tensor]:
-    """Pad a batch of (cached states, label id) into hidden states, attention mask and labels."""
-    states = [s for s, _ in items]
-    return {"hidden": pad_sequence(states, batch_first=True),
-            "attention_mask": pad_sequence([torch.ones(len(s), dtype=torch.long) for s in states], batch_first=True),
-            "labels": torch.tensor([label for _, label in items])}
+def collate_states(items: list[tuple[torch.Tensor, int] | tuple[torch.Tensor, int, int]]) -> dict[str, torch.Tensor]:
+    """Pad a batch of (cached states, label id[, runner-up id]) into hidden states, attention mask, labels
+    (and runner_up when the items carry one)."""
+    states = [item[0] for item in items]
+    batch = {"hidden": pad_sequence(states, batch_first=True),
+             "attention_mask": pad_sequence([torch.ones(len(s), dtype=torch.long) for s in states], batch_first=True),
+             "labels": torch.tensor([item[1] for item in items])}
+    if len(items[0]) > 2:
+        batch["runner_up"] = torch.tensor([item[2] for item in items])
+    return batch

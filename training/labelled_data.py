@@ -15,6 +15,14 @@ LABELS_DIR = DATA_DIR / "labels"
 CORPUS_DIR = Path(os.environ.get("SOURCING_CORPUS_DIR", PROJECT_ROOT.parent / "shared" / "corpus"))
 AUTHORED_LICENSE = "CC-BY-4.0 (written for this project)"
 EXAMPLE_FIELDS = ("id", "text", "label", "origin", "doc_id", "source", "license")
+RUNNER_UP = re.compile(r"runner-up:?\s+(" + "|".join(LABEL_TO_ID) + r")\b")
+
+
+def runner_up(note: str, label: str) -> str:
+    """The second-choice label a hard case's note names ("runner-up analyst_speculation"), or "" when it names
+    none, or names the label itself (a label changed later to the old runner-up)."""
+    match = RUNNER_UP.search(note)
+    return match.group(1) if match and match.group(1) != label else ""
 
 
 class DataError(ValueError):
@@ -42,7 +50,11 @@ class Example:
     where: str = field(default="", compare=False)
 
     def record(self) -> dict[str, str]:
-        return {key: getattr(self, key) for key in EXAMPLE_FIELDS}
+        """The split-file record; hard cases also carry the `runner_up` label their note names."""
+        record = {key: getattr(self, key) for key in EXAMPLE_FIELDS}
+        if second := runner_up(self.note, self.label):
+            record["runner_up"] = second
+        return record
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:

@@ -224,8 +224,11 @@ def read_split(path: Path) -> list[dict]:
             problems.append(f"{path}:{number}: empty or missing 'text'")
         elif record.get("label") not in LABEL_IDS:
             problems.append(f"{path}:{number}: unknown label {record.get('label')!r}")
+        elif record.get("runner_up", "") not in ("", *LABEL_IDS):
+            problems.append(f"{path}:{number}: unknown runner_up label {record.get('runner_up')!r}")
         else:
-            records.append({**{k: record.get(k, "") for k in EXAMPLE_FIELDS}, "text": text})
+            records.append({**{k: record.get(k, "") for k in EXAMPLE_FIELDS}, "text": text,
+                            **({"runner_up": record["runner_up"]} if record.get("runner_up") else {})})
     if problems:
         raise DataError(problems)
     if not records:

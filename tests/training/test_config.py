@@ -35,6 +35,7 @@ def test_yaml_file_overrides_defaults_and_set_overrides_yaml(tmp_path: Path):
     ("ema_decay=-0.1", "'ema_decay' must be in [0, 1)"),
     ("frozen_layers=-1", "'frozen_layers' must be 0 (train all layers) or positive"),
     ("frozen_layers=1.5", "'frozen_layers' must be int"),
+    ("runner_up_weight=0.5", "'runner_up_weight' must be in [0, 0.5) so the label outweighs its runner-up"),
     ("no_equals_sign", "is not key=value"),
 ])
 def test_bad_overrides_name_the_key(override, message):
@@ -73,5 +74,7 @@ def test_relative_paths_resolve_from_project_root():
 
 
 def test_frozen_layers_need_the_plain_loop():
-    with pytest.raises(ConfigError, match="'frozen_layers' work with loop 'plain' only"):
+    with pytest.raises(ConfigError, match="'frozen_layers' and 'runner_up_weight' work with loop 'plain' only"):
         load_config(None, ["loop=trainer", "frozen_layers=2"])
+    with pytest.raises(ConfigError, match="work with loop 'plain' only"):
+        load_config(None, ["loop=trainer", "frozen_layers=0", "runner_up_weight=0.2"])

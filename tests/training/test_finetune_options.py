@@ -33,6 +33,8 @@ def test_weight_average_and_label_smoothing_change_the_kept_weights(tiny_splits)
 def test_the_trainer_loop_keeps_the_best_epoch_and_reports_every_epoch(tiny_splits):
     from training.finetune import predict_logits
     from training.evaluate import classification_metrics
+    import dataclasses
+
     from inference.labels import LABEL_IDS
 
     cfg = load_config(overrides=["loop=trainer", "frozen_layers=0", "epochs=3", "max_length=32", "batch_size=8", "learning_rate=1e-3",
@@ -49,3 +51,24 @@ def test_the_trainer_loop_keeps_the_best_epoch_and_reports_every_epoch(tiny_spli
     logits = predict_logits(tuned.model, tuned.tokenizer, [r["text"] for r in dev], cfg.max_length)
     kept = classification_metrics([r["label"] for r in dev], [LABEL_IDS[i] for i in logits.argmax(axis=1)], "dev")
     assert kept["dev_macro_f1"] == pytest.approx(best), "the kept weights must be the best epoch's"
+
+
+@pytest.mark.parametrize("frozen", ["frozen_layers=3", "frozen_layers=0"])
+def test_runner_ups_change_training_only_where_sentences_have_one(tiny_splits, frozen):
+    import dataclasses
+
+    from inference.labels import LABEL_IDS
+
+    cfg = load_config(overrides=["epochs=1", "max_length=32", "batch_size=8", "learning_rate=1e-3", frozen])
+    train = read_split(tiny_splits / "train.jsonl")[::5]
+    dev = read_split(tiny_splits / "dev.jsonl")
+    hard = [{**r, "runner_up": LABEL_IDS[(LABEL_IDS.index(r["label"]) + 1) % 4]} if i % 2 else r
+            for i, r in enumerate(train)]
+
+    def weights(records, weight):
+        tuned = fine_tune(dataclasses.replace(cfg, runner_up_weight=weight), records, dev)
+        return tuned.model.classifier.weight.detach().clone()
+
+    plain = weights(train, 0.0)
+    assert torch.equal(plain, weights(train, 0.3)), "without runner-ups the weight must change nothing"
+    assert not torch.allclose(plain, weights(hard, 0.3)), "the runner-ups must reach the loss"

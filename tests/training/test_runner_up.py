@@ -1,0 +1,73 @@
+"""Hard cases' runner-up labels: read from the note, carried in split files, and trained on as soft targets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.finetune import NO_RUNNER_UP, runner_up_term
+from training.frozen_layers import collate_states
+from training.labelled_data import DataError, Example, runner_up
+from training.splits import read_split, serialise
+
+
+@pytest.mark.parametrize("note, label, expected", [
+    ("speaker role not shown; runner-up analyst_speculation", "unverified_assertion", "analyst_speculation"),
+    ("monitor on its own operations; runner-up: independent_confirmation", "official_claim", "independent_confirmation"),
+    ("fragment; runner-up exclude as headline", "unverified_assertion", ""),
+    ("quote, no speaker, feeling; runner-up unverified_assertion", "unverified_assertion", ""),  # relabelled since
+    ("writer's interpretation", "analyst_speculation", ""),
+    ("", "official_claim", ""),
+])
+def test_the_runner_up_is_the_other_label_the_note_names(note, label, expected):
+    assert runner_up(note, label) == expected
+
+
+def _example(note: str) -> Example:
+    return Example("ntrex-1", "The plant will close.", "unverified_assertion", "corpus", "doc-1", "ntrex", "CC",
+                   note)
+
+
+def test_split_files_carry_a_runner_up_only_for_hard_cases_and_read_split_keeps_it(tmp_path: Path):
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(serialise([_example("no speaker; runner-up analyst_speculation"), _example("plain narration")]))
+    hard, plain = read_split(path)
+    assert hard["runner_up"] == "analyst_speculation"
+    assert "runner_up" not in plain
+    assert "runner_up" not in json.loads(path.read_text().splitlines()[1])
+
+
+def test_an_unknown_runner_up_in_a_split_file_names_the_line(tmp_path: Path):
+    path = tmp_path / "train.jsonl"
+    good = _example("").record()
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "runner_up": "rumour"}) + "\n")
+    with pytest.raises(DataError, match=r"train.jsonl:2: unknown runner_up label 'rumour'"):
+        read_split(path)
+
+
+def test_the_term_turns_weighted_cross_entropy_into_soft_targets_for_hard_cases_only():
+    torch.manual_seed(0)
+    logits = torch.randn(6, 4)
+    labels = torch.tensor([0, 1, 2, 3, 2, 2])
+    runner_ups = torch.tensor([NO_RUNNER_UP, 2, 3, NO_RUNNER_UP, 0, NO_RUNNER_UP])
+    class_weights = torch.tensor([1.5, 3.0, 0.6, 1.0])
+    weight = 0.2
+    targets = torch.nn.functional.one_hot(labels, 4).float()
+    for i, second in enumerate(runner_ups.tolist()):
+        if second != NO_RUNNER_UP:
+            targets[i, labels[i]], targets[i, second] = 1 - weight, weight
+    scale = class_weights[labels]
+    expected = (scale * -(targets * logits.log_softmax(-1)).sum(-1)).sum() / scale.sum()
+    hard_only = torch.nn.CrossEntropyLoss(weight=class_weights)(logits, labels)
+    assert torch.allclose(hard_only + runner_up_term(logits, labels, runner_ups, class_weights, weight), expected)
+    none = torch.full_like(labels, NO_RUNNER_UP)
+    assert runner_up_term(logits, labels, none, class_weights, weight) == 0
+
+
+def test_cached_batches_carry_runner_ups_when_the_items_do():
+    states = [torch.zeros(3, 2), torch.zeros(5, 2)]
+    batch = collate_states([(states[0], 1, NO_RUNNER_UP), (states[1], 2, 3)])
+    assert batch["runner_up"].tolist() == [NO_RUNNER_UP, 3] and batch["hidden"].shape == (2, 5, 2)
+    assert "runner_up" not in collate_states([(states[0], 1), (states[1], 2)])
