@@ -37,7 +37,10 @@ def render(cfg: TrainConfig, info: dict, metrics: dict[str, float]) -> str:
         "## Evaluation on the test split", "",
         f"Macro-F1 {metrics.get('test_macro_f1', float('nan')):.3f} overall; "
         f"{metrics.get('test_real_macro_f1', float('nan')):.3f} on real corpus sentences; "
-        f"{metrics.get('test_authored_macro_f1', float('nan')):.3f} on authored sentences. "
+        f"{metrics.get('test_authored_macro_f1', float('nan')):.3f} on authored sentences"
+        + (f"; {metrics['test_hard_macro_f1']:.3f} on hard cases (the annotator named a runner-up label: "
+           f"{metrics['test_hard_n']:.0f} sentences) and {metrics['test_clear_macro_f1']:.3f} on the rest"
+           if "test_hard_macro_f1" in metrics and "test_clear_macro_f1" in metrics else "") + ". "
         f"TF-IDF baseline on the same split: {metrics.get('baseline_test_macro_f1', float('nan')):.3f}.", "",
         "| label | precision | recall | F1 |", "| --- | --- | --- | --- |",
         *[f"| `{label.id}` | {row('test', label.id)} |" for label in LABELS], "",

@@ -50,14 +50,18 @@ def _limit(records: list[dict], n: int, seed: int) -> list[dict]:
 
 
 def _evaluate_split(name: str, records: list[dict], probabilities: np.ndarray) -> dict[str, float]:
-    """Metrics on the whole split and on its real (corpus) and authored parts separately."""
+    """Metrics on the whole split, on its real (corpus) and authored parts, and on its hard cases (an annotator
+    named a runner-up label) and clear ones, each part separately."""
     predicted = [LABEL_IDS[i] for i in probabilities.argmax(axis=1)]
     gold = [r["label"] for r in records]
     metrics = classification_metrics(gold, predicted, name)
-    for origin, tag in (("corpus", "real"), ("authored", "authored")):
-        index = [i for i, r in enumerate(records) if r["origin"] == origin]
+    parts = {"real": lambda r: r["origin"] == "corpus", "authored": lambda r: r["origin"] == "authored",
+             "hard": lambda r: bool(r.get("runner_up")), "clear": lambda r: not r.get("runner_up")}
+    for tag, belongs in parts.items():
+        index = [i for i, r in enumerate(records) if belongs(r)]
         if index:
-            metrics.update(classification_metrics([gold[i] for i in index], [predicted[i] for i in index], f"{name}_{tag}"))
+            metrics.update(classification_metrics([gold[i] for i in index], [predicted[i] for i in index],
+                                                  f"{name}_{tag}"))
     return metrics
 
 

@@ -24,3 +24,11 @@ def test_card_says_which_layers_stayed_frozen_only_when_some_did():
     assert "Frozen in training" not in model_card.render(TrainConfig(export_onnx=False), INFO, {})
     card = model_card.render(TrainConfig(export_onnx=False, frozen_layers=3), INFO, {})
     assert "the embeddings and the bottom 3 encoder layers are the base model's unchanged" in card
+
+
+def test_card_scores_hard_cases_apart_when_the_test_split_has_them():
+    assert "hard cases" not in model_card.render(TrainConfig(export_onnx=False), INFO, {"test_macro_f1": 0.8})
+    metrics = {"test_macro_f1": 0.8, "test_hard_macro_f1": 0.61, "test_hard_n": 755.0, "test_clear_macro_f1": 0.87}
+    card = model_card.render(TrainConfig(export_onnx=False), INFO, metrics)
+    assert ("0.610 on hard cases (the annotator named a runner-up label: 755 sentences) and 0.870 on the rest. "
+            "TF-IDF baseline") in card

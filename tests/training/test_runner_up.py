@@ -71,3 +71,18 @@ def test_cached_batches_carry_runner_ups_when_the_items_do():
     batch = collate_states([(states[0], 1, NO_RUNNER_UP), (states[1], 2, 3)])
     assert batch["runner_up"].tolist() == [NO_RUNNER_UP, 3] and batch["hidden"].shape == (2, 5, 2)
     assert "runner_up" not in collate_states([(states[0], 1), (states[1], 2)])
+
+
+def test_runs_score_hard_cases_and_clear_ones_apart():
+    import numpy as np
+
+    from training.trainer import _evaluate_split
+
+    records = [{"label": "official_claim", "origin": "corpus", "runner_up": "unverified_assertion"},
+               {"label": "unverified_assertion", "origin": "corpus"},
+               {"label": "analyst_speculation", "origin": "authored"}]
+    predicted = np.eye(4)[[2, 2, 3]]  # the hard case wrong, the clear ones right
+    metrics = _evaluate_split("test", records, predicted)
+    assert metrics["test_hard_n"] == 1 and metrics["test_hard_accuracy"] == 0
+    assert metrics["test_clear_n"] == 2 and metrics["test_clear_accuracy"] == 1
+    assert metrics["test_real_n"] == 2 and metrics["test_authored_n"] == 1
