@@ -49,7 +49,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from inference.classifier import Classifier
     from inference.model_source import ModelLoadError
-    from training.evaluate import classification_metrics, confusion, format_report
+    from training.evaluate import classification_metrics, confusion, format_report, parts_of, PART_TITLES
     from training.labelled_data import DataError
     from training.splits import read_split
 
@@ -63,11 +63,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     metrics = classification_metrics(gold, predicted)
     matrix = confusion(gold, predicted)
     print(format_report(metrics, matrix))
-    for origin, tag in (("corpus", "real"), ("authored", "authored")):
-        index = [i for i, r in enumerate(records) if r.get("origin") == origin]
-        if index and len(index) < len(records):
+    for tag, index in parts_of(records).items():
+        if len(index) < len(records):
             sub = classification_metrics([gold[i] for i in index], [predicted[i] for i in index])
-            print(f"{tag} sentences: macro-F1 {sub['macro_f1']:.4f} (n={len(index)})")
+            print(f"{PART_TITLES[tag]}: macro-F1 {sub['macro_f1']:.4f} (n={len(index)})")
     if args.json:
         Path(args.json).write_text(json.dumps({"metrics": metrics, "confusion": matrix.tolist(),
                                                "model_version": classifier.version}, indent=2) + "\n")

@@ -28,6 +28,19 @@ def classification_metrics(gold: list[str], predicted: list[str], prefix: str = 
     return metrics
 
 
+PARTS = {"real": lambda r: r.get("origin") == "corpus", "authored": lambda r: r.get("origin") == "authored",
+         "hard": lambda r: bool(r.get("runner_up")), "clear": lambda r: not r.get("runner_up")}
+PART_TITLES = {"real": "real sentences", "authored": "authored sentences",
+               "hard": "hard cases (runner-up label named)", "clear": "clear sentences (no runner-up)"}
+
+
+def parts_of(records: list[dict]) -> dict[str, list[int]]:
+    """Indexes of the real and authored sentences, and of the hard cases (an annotator named a runner-up label)
+    and the clear rest: the parts every score is also reported on. Empty parts are left out."""
+    parts = {tag: [i for i, r in enumerate(records) if belongs(r)] for tag, belongs in PARTS.items()}
+    return {tag: index for tag, index in parts.items() if index}
+
+
 def confusion(gold: list[str], predicted: list[str]) -> np.ndarray:
     """(4, 4) counts, rows gold and columns predicted, in label order."""
     return confusion_matrix(gold, predicted, labels=list(LABEL_IDS))

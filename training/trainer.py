@@ -24,7 +24,8 @@ from training import model_card, tracking
 from training.baseline import baseline_logits, train_baseline
 from training.calibration import fit_temperature
 from training.config import TrainConfig
-from training.evaluate import classification_metrics, confusion, expected_calibration_error, plot_confusion
+from training.evaluate import (classification_metrics, confusion, expected_calibration_error, parts_of,
+                               plot_confusion)
 from training.feedback import read_feedback
 from training.silver import assert_off_held_out, read_silver, silver_version
 from training.splits import read_split, split_version
@@ -55,13 +56,8 @@ def _evaluate_split(name: str, records: list[dict], probabilities: np.ndarray) -
     predicted = [LABEL_IDS[i] for i in probabilities.argmax(axis=1)]
     gold = [r["label"] for r in records]
     metrics = classification_metrics(gold, predicted, name)
-    parts = {"real": lambda r: r["origin"] == "corpus", "authored": lambda r: r["origin"] == "authored",
-             "hard": lambda r: bool(r.get("runner_up")), "clear": lambda r: not r.get("runner_up")}
-    for tag, belongs in parts.items():
-        index = [i for i, r in enumerate(records) if belongs(r)]
-        if index:
-            metrics.update(classification_metrics([gold[i] for i in index], [predicted[i] for i in index],
-                                                  f"{name}_{tag}"))
+    for tag, index in parts_of(records).items():
+        metrics.update(classification_metrics([gold[i] for i in index], [predicted[i] for i in index], f"{name}_{tag}"))
     return metrics
 
 

@@ -131,3 +131,28 @@ def test_train_rejects_unknown_label_in_split(tmp_path, tiny_splits):
     assert result.returncode == 2
     assert "train.jsonl:161: unknown label 'rumour'" in result.stderr
     assert "train.jsonl:162: empty or missing 'text'" in result.stderr
+
+
+def test_evaluate_prints_per_class_scores_and_parts_and_writes_json(tiny_model, tiny_splits, tmp_path):
+    records = [json.loads(line) for line in (tiny_splits / "test.jsonl").read_text().splitlines()]
+    records[0]["runner_up"] = "unverified_assertion" if records[0]["label"] != "unverified_assertion" else "official_claim"
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = _sourcing("evaluate", "--data", str(data), "--model", str(tiny_model.model_dir),
+                       "--json", str(tmp_path / "m.json"))
+    assert result.returncode == 0, result.stderr
+    written = json.loads((tmp_path / "m.json").read_text())
+    assert written["metrics"]["n"] == len(records) and len(written["confusion"]) == 4
+    assert f"{written['metrics']['macro_f1']:.3f}   accuracy" in result.stdout
+    assert "hard cases (runner-up label named): macro-F1" in result.stdout and "(n=1)" in result.stdout
+    assert "clear sentences (no runner-up): macro-F1" in result.stdout and f"(n={len(records) - 1})" in result.stdout
+    assert "real sentences" not in result.stdout, "a part that is the whole file is not repeated"
+
+
+def test_evaluate_bad_input_is_one_line_exit_2(tiny_model, tmp_path):
+    missing = _sourcing("evaluate", "--data", str(tmp_path / "none.jsonl"), "--model", str(tiny_model.model_dir))
+    assert missing.returncode == 2 and "split file not found" in missing.stderr and "Traceback" not in missing.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "The plant will close.", "label": "rumour"}) + "\n")
+    result = _sourcing("evaluate", "--data", str(bad), "--model", str(tiny_model.model_dir))
+    assert result.returncode == 2 and "bad.jsonl:1: unknown label 'rumour'" in result.stderr
