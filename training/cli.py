@@ -49,7 +49,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from inference.classifier import Classifier
     from inference.model_source import ModelLoadError
-    from training.evaluate import classification_metrics, confusion, format_report, parts_of, PART_TITLES
+    from training.evaluate import classification_metrics, confusion, format_report, part_metrics, PART_TITLES
     from training.labelled_data import DataError
     from training.splits import read_split
 
@@ -63,13 +63,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
     metrics = classification_metrics(gold, predicted)
     matrix = confusion(gold, predicted)
     print(format_report(metrics, matrix))
-    for tag, index in parts_of(records).items():
-        if len(index) < len(records):
-            sub = classification_metrics([gold[i] for i in index], [predicted[i] for i in index])
-            print(f"{PART_TITLES[tag]}: macro-F1 {sub['macro_f1']:.4f} (n={len(index)})")
+    parts = part_metrics(records, gold, predicted)
+    for tag, part in parts.items():
+        if part["n"] < len(records):
+            print(f"{PART_TITLES[tag]}: macro-F1 {part['macro_f1']:.4f} (n={int(part['n'])})")
+    wrong = [i for i in range(len(records)) if predicted[i] != gold[i]]
+    errors = {"errors": len(wrong), "on_hard_cases": sum(1 for i in wrong if records[i].get("runner_up")),
+              "predicted_the_runner_up": sum(1 for i in wrong if predicted[i] == records[i].get("runner_up"))}
+    if "hard" in parts:
+        print(f"errors: {errors['errors']}, of which on hard cases {errors['on_hard_cases']}, "
+              f"of which the annotator's runner-up {errors['predicted_the_runner_up']}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"metrics": metrics, "confusion": matrix.tolist(),
-                                               "model_version": classifier.version}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"metrics": metrics, "parts": parts, "errors": errors,
+                                               "confusion": matrix.tolist(), "model_version": classifier.version},
+                                              indent=2) + "\n")
     return 0
 
 

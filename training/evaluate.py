@@ -28,17 +28,26 @@ def classification_metrics(gold: list[str], predicted: list[str], prefix: str = 
     return metrics
 
 
-PARTS = {"real": lambda r: r.get("origin") == "corpus", "authored": lambda r: r.get("origin") == "authored",
-         "hard": lambda r: bool(r.get("runner_up")), "clear": lambda r: not r.get("runner_up")}
 PART_TITLES = {"real": "real sentences", "authored": "authored sentences",
                "hard": "hard cases (runner-up label named)", "clear": "clear sentences (no runner-up)"}
 
 
 def parts_of(records: list[dict]) -> dict[str, list[int]]:
     """Indexes of the real and authored sentences, and of the hard cases (an annotator named a runner-up label)
-    and the clear rest: the parts every score is also reported on. Empty parts are left out."""
-    parts = {tag: [i for i, r in enumerate(records) if belongs(r)] for tag, belongs in PARTS.items()}
+    and the rest: the parts every score is also reported on. Empty parts are left out, and so are hard and clear
+    when no record names a runner-up (split files built before the field existed)."""
+    parts = {"real": [i for i, r in enumerate(records) if r.get("origin") == "corpus"],
+             "authored": [i for i, r in enumerate(records) if r.get("origin") == "authored"]}
+    if any(r.get("runner_up") for r in records):
+        parts["hard"] = [i for i, r in enumerate(records) if r.get("runner_up")]
+        parts["clear"] = [i for i, r in enumerate(records) if not r.get("runner_up")]
     return {tag: index for tag, index in parts.items() if index}
+
+
+def part_metrics(records: list[dict], gold: list[str], predicted: list[str]) -> dict[str, dict[str, float]]:
+    """Part name -> `classification_metrics` of that part (see `parts_of`)."""
+    return {tag: classification_metrics([gold[i] for i in index], [predicted[i] for i in index])
+            for tag, index in parts_of(records).items()}
 
 
 def confusion(gold: list[str], predicted: list[str]) -> np.ndarray:

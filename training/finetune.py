@@ -94,10 +94,10 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def tokenised(records: list[dict], tokenizer, max_length: int, runner_up: bool = False) -> Dataset:
-    """A `datasets.Dataset` of input ids and label ids (and, with `runner_up`, the runner-up label id or -1)."""
+def tokenised(records: list[dict], tokenizer, max_length: int, with_runner_up: bool = False) -> Dataset:
+    """A `datasets.Dataset` of input ids and label ids (and, `with_runner_up`, the runner-up label id or -1)."""
     columns = {"text": [r["text"] for r in records], "labels": [LABEL_TO_ID[r["label"]] for r in records]}
-    if runner_up:
+    if with_runner_up:
         columns["runner_up"] = [LABEL_TO_ID.get(r.get("runner_up", ""), NO_RUNNER_UP) for r in records]
     dataset = Dataset.from_dict(columns)
     return dataset.map(lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
@@ -107,8 +107,10 @@ def tokenised(records: list[dict], tokenizer, max_length: int, runner_up: bool =
 def runner_up_term(logits: torch.Tensor, labels: torch.Tensor, runner_up: torch.Tensor,
                    class_weights: torch.Tensor, weight: float) -> torch.Tensor:
     """What to add to the class-weighted cross-entropy so that a hard case's target is (1 - weight) its label and
-    `weight` the runner-up its annotator named: the weighted mean of weight * (log p(label) - log p(runner-up))
-    over the batch, zero for sentences without a runner-up."""
+    `weight` the runner-up its annotator named: weight * (log p(label) - log p(runner-up)), zero for sentences
+    without a runner-up, averaged with each sentence weighted by its label's class weight, as the cross-entropy
+    is (so the runner-up part counts with the label's class weight, not its own). With label smoothing e, pass
+    weight * (1 - e): the target is then (1 - e) of the soft one plus e spread evenly."""
     log_p = logits.log_softmax(dim=-1)
     has = runner_up != NO_RUNNER_UP
     shift = log_p.gather(1, labels[:, None]) - log_p.gather(1, runner_up.clamp(min=0)[:, None])
@@ -176,7 +178,7 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
 
     silver = silver if silver and cfg.silver_per_epoch > 0 else []
     soft = cfg.runner_up_weight > 0
-    train_set = tokenised(train + silver, tokenizer, cfg.max_length, runner_up=soft)
+    train_set = tokenised(train + silver, tokenizer, cfg.max_length, with_runner_up=soft)
     sampler = LengthGroupedBatches([len(ids) for ids in train_set["input_ids"]], cfg.batch_size, cfg.seed,
                                    n_always=len(train), extra_per_epoch=cfg.silver_per_epoch if silver else 0)
     frozen = FrozenBottom(model, cfg.frozen_layers) if cfg.frozen_layers else None
@@ -244,7 +246,8 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
             logits = logits_of(batch)
             loss = loss_fn(logits, labels)
             if soft:
-                loss = loss + runner_up_term(logits, labels, runner_up, class_weights, cfg.runner_up_weight)
+                loss = loss + runner_up_term(logits, labels, runner_up, class_weights,
+                                             cfg.runner_up_weight * (1 - cfg.label_smoothing))
             total += optimisation_step(model, loss, optimiser, scheduler)
             if averaged is not None:
                 averaged.update_parameters(model)

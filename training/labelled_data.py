@@ -15,14 +15,15 @@ LABELS_DIR = DATA_DIR / "labels"
 CORPUS_DIR = Path(os.environ.get("SOURCING_CORPUS_DIR", PROJECT_ROOT.parent / "shared" / "corpus"))
 AUTHORED_LICENSE = "CC-BY-4.0 (written for this project)"
 EXAMPLE_FIELDS = ("id", "text", "label", "origin", "doc_id", "source", "license")
-RUNNER_UP = re.compile(r"runner-up:?\s+(" + "|".join(LABEL_TO_ID) + r")\b")
+RUNNER_UP = re.compile(r"runner[- ]up:?\s+[\"'`]?(" + "|".join(LABEL_TO_ID) + r")\b", re.IGNORECASE)
 
 
 def runner_up(note: str, label: str) -> str:
     """The second-choice label a hard case's note names ("runner-up analyst_speculation"), or "" when it names
     none, or names the label itself (a label changed later to the old runner-up)."""
     match = RUNNER_UP.search(note)
-    return match.group(1) if match and match.group(1) != label else ""
+    second = match.group(1).lower() if match else ""
+    return second if second != label else ""
 
 
 class DataError(ValueError):

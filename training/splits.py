@@ -211,7 +211,8 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
 
 
 def read_split(path: Path) -> list[dict]:
-    """A split file as records; any unknown label or empty text fails with file and line."""
+    """A split file as records (hard cases keep their `runner_up`); any unknown label or runner-up, a runner-up
+    equal to the label, or empty text fails with file and line."""
     if not path.is_file():
         raise DataError([f"{path}: split file not found; run `sourcing data build` (or `make data`) first"])
     records, problems = [], []
@@ -226,6 +227,8 @@ def read_split(path: Path) -> list[dict]:
             problems.append(f"{path}:{number}: unknown label {record.get('label')!r}")
         elif record.get("runner_up", "") not in ("", *LABEL_IDS):
             problems.append(f"{path}:{number}: unknown runner_up label {record.get('runner_up')!r}")
+        elif record.get("runner_up") == record["label"]:
+            problems.append(f"{path}:{number}: runner_up is the label itself ({record['label']!r})")
         else:
             records.append({**{k: record.get(k, "") for k in EXAMPLE_FIELDS}, "text": text,
                             **({"runner_up": record["runner_up"]} if record.get("runner_up") else {})})

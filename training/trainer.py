@@ -24,7 +24,7 @@ from training import model_card, tracking
 from training.baseline import baseline_logits, train_baseline
 from training.calibration import fit_temperature
 from training.config import TrainConfig
-from training.evaluate import (classification_metrics, confusion, expected_calibration_error, parts_of,
+from training.evaluate import (classification_metrics, confusion, expected_calibration_error, part_metrics,
                                plot_confusion)
 from training.feedback import read_feedback
 from training.silver import assert_off_held_out, read_silver, silver_version
@@ -51,13 +51,13 @@ def _limit(records: list[dict], n: int, seed: int) -> list[dict]:
 
 
 def _evaluate_split(name: str, records: list[dict], probabilities: np.ndarray) -> dict[str, float]:
-    """Metrics on the whole split, on its real (corpus) and authored parts, and on its hard cases (an annotator
-    named a runner-up label) and clear ones, each part separately."""
+    """Metrics on the whole split and, as `{name}_{part}_...`, on each of its parts (`evaluate.parts_of`: real and
+    authored sentences, hard cases and clear ones)."""
     predicted = [LABEL_IDS[i] for i in probabilities.argmax(axis=1)]
     gold = [r["label"] for r in records]
     metrics = classification_metrics(gold, predicted, name)
-    for tag, index in parts_of(records).items():
-        metrics.update(classification_metrics([gold[i] for i in index], [predicted[i] for i in index], f"{name}_{tag}"))
+    for tag, part in part_metrics(records, gold, predicted).items():
+        metrics.update({f"{name}_{tag}_{key}": value for key, value in part.items()})
     return metrics
 
 

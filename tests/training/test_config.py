@@ -36,6 +36,7 @@ def test_yaml_file_overrides_defaults_and_set_overrides_yaml(tmp_path: Path):
     ("frozen_layers=-1", "'frozen_layers' must be 0 (train all layers) or positive"),
     ("frozen_layers=1.5", "'frozen_layers' must be int"),
     ("runner_up_weight=0.5", "'runner_up_weight' must be in [0, 0.5) so the label outweighs its runner-up"),
+    ("runner_up_weight=-0.1", "'runner_up_weight' must be in [0, 0.5)"),
     ("no_equals_sign", "is not key=value"),
 ])
 def test_bad_overrides_name_the_key(override, message):

@@ -1,6 +1,8 @@
 """Fine-tuning options change what is trained: the kept weights come from the weight average when asked."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -33,8 +35,6 @@ def test_weight_average_and_label_smoothing_change_the_kept_weights(tiny_splits)
 def test_the_trainer_loop_keeps_the_best_epoch_and_reports_every_epoch(tiny_splits):
     from training.finetune import predict_logits
     from training.evaluate import classification_metrics
-    import dataclasses
-
     from inference.labels import LABEL_IDS
 
     cfg = load_config(overrides=["loop=trainer", "frozen_layers=0", "epochs=3", "max_length=32", "batch_size=8", "learning_rate=1e-3",
@@ -55,8 +55,6 @@ def test_the_trainer_loop_keeps_the_best_epoch_and_reports_every_epoch(tiny_spli
 
 @pytest.mark.parametrize("frozen", ["frozen_layers=3", "frozen_layers=0"])
 def test_runner_ups_change_training_only_where_sentences_have_one(tiny_splits, frozen):
-    import dataclasses
-
     from inference.labels import LABEL_IDS
 
     cfg = load_config(overrides=["epochs=1", "max_length=32", "batch_size=8", "learning_rate=1e-3", frozen])
@@ -71,4 +69,5 @@ def test_runner_ups_change_training_only_where_sentences_have_one(tiny_splits, f
 
     plain = weights(train, 0.0)
     assert torch.equal(plain, weights(train, 0.3)), "without runner-ups the weight must change nothing"
+    assert torch.equal(plain, weights(hard, 0.0)), "with weight 0 the runner-ups must change nothing"
     assert not torch.allclose(plain, weights(hard, 0.3)), "the runner-ups must reach the loss"

@@ -146,7 +146,11 @@ def test_evaluate_prints_per_class_scores_and_parts_and_writes_json(tiny_model, 
     assert f"{written['metrics']['macro_f1']:.3f}   accuracy" in result.stdout
     assert "hard cases (runner-up label named): macro-F1" in result.stdout and "(n=1)" in result.stdout
     assert "clear sentences (no runner-up): macro-F1" in result.stdout and f"(n={len(records) - 1})" in result.stdout
-    assert "real sentences" not in result.stdout, "a part that is the whole file is not repeated"
+    assert "authored sentences" not in result.stdout, "a part that is the whole file (all authored) is not repeated"
+    assert written["parts"]["hard"]["n"] == 1 and written["parts"]["clear"]["n"] == len(records) - 1
+    wrong = round((1 - written["metrics"]["accuracy"]) * len(records))
+    assert written["errors"]["errors"] == wrong and written["errors"]["on_hard_cases"] <= 1
+    assert f"errors: {wrong}, of which on hard cases" in result.stdout
 
 
 def test_evaluate_bad_input_is_one_line_exit_2(tiny_model, tmp_path):
