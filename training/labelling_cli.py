@@ -123,6 +123,8 @@ def add_suggest_parser(sub) -> None:
     p.add_argument("--pool", type=Path, action="append", required=True, metavar="FILE",
                    help="JSONL of {'id', 'text', ...} (a shared corpus file works as it is); repeatable")
     p.add_argument("--n", type=int, default=200, help="how many sentences to suggest (default: 200)")
+    # The choices repeat training.suggest's STRATEGIES, RANDOM and SPLIT_CHOICES (a test holds them equal): importing
+    # that module here would add its numpy/sklearn imports to the start of every `sourcing` command.
     p.add_argument("--strategy", choices=["entropy", "margin", "mixed", "random"], default="mixed",
                    help="uncertainty measure, or random: a uniform draw with --seed (default: mixed)")
     p.add_argument("--seed", type=int, default=13, help="seed of a random draw or of --max-pool's sample (default: 13)")

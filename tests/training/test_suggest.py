@@ -129,3 +129,14 @@ def test_split_filter_keeps_the_articles_pinned_to_that_split():
     assert [s.id for s in in_split(pool, pins, "unassigned")] == ["s4"]
     with pytest.raises(ValueError, match="unknown split"):
         in_split(pool, pins, "holdout")
+
+
+def test_the_cli_offers_exactly_the_strategies_and_splits_suggest_knows():
+    from training import suggest as module
+    from training.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices["suggest"]
+    choices = {a.dest: a.choices for a in sub._actions if a.choices}
+    assert tuple(choices["strategy"]) == (*module.STRATEGIES, module.RANDOM)
+    assert tuple(choices["split"]) == module.SPLIT_CHOICES
