@@ -210,11 +210,19 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
     return manifest
 
 
+def _missing(path: Path) -> str:
+    """What to say about a missing labelled file: a split is built by `sourcing data build`, any other file is
+    the user's own (a typo in a path should not send them to rebuild the data)."""
+    if path.name in {f"{name}.jsonl" for name in SPLIT_NAMES}:
+        return f"{path}: split file not found; run `sourcing data build` (or `make data`) first"
+    return f"{path}: labelled file not found"
+
+
 def read_split(path: Path) -> list[dict]:
     """A split file as records (hard cases keep their `runner_up`); any unknown label or runner-up, a runner-up
     equal to the label, or empty text fails with file and line."""
     if not path.is_file():
-        raise DataError([f"{path}: split file not found; run `sourcing data build` (or `make data`) first"])
+        raise DataError([_missing(path)])
     records, problems = [], []
     for number, record, error in iter_jsonl(path):
         if error:
@@ -245,6 +253,6 @@ def split_version(splits_dir: Path) -> str:
     for name in SPLIT_NAMES:
         path = splits_dir / f"{name}.jsonl"
         if not path.is_file():
-            raise DataError([f"{path}: split file not found; run `sourcing data build` (or `make data`) first"])
+            raise DataError([_missing(path)])
         blobs[name] = path.read_bytes()
     return data_version(blobs)

@@ -155,7 +155,11 @@ def test_evaluate_prints_per_class_scores_and_parts_and_writes_json(tiny_model, 
 
 def test_evaluate_bad_input_is_one_line_exit_2(tiny_model, tmp_path):
     missing = _sourcing("evaluate", "--data", str(tmp_path / "none.jsonl"), "--model", str(tiny_model.model_dir))
-    assert missing.returncode == 2 and "split file not found" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 2 and "none.jsonl: labelled file not found" in missing.stderr
+    assert "sourcing data build" not in missing.stderr and "Traceback" not in missing.stderr
+    missing_split = _sourcing("evaluate", "--data", str(tmp_path / "splits" / "dev.jsonl"),
+                              "--model", str(tiny_model.model_dir))
+    assert missing_split.returncode == 2 and "split file not found; run `sourcing data build`" in missing_split.stderr
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"text": "The plant will close.", "label": "rumour"}) + "\n")
     result = _sourcing("evaluate", "--data", str(bad), "--model", str(tiny_model.model_dir))
