@@ -77,10 +77,9 @@ class TrainConfig:
         if self.frozen_layers < 0:
             raise ConfigError(f"config key 'frozen_layers' must be 0 (train all layers) or positive, "
                               f"got {self.frozen_layers}")
-        if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0 or self.frozen_layers > 0
-                                       or self.runner_up_weight > 0):
-            raise ConfigError("config keys 'ema_decay', 'silver_per_epoch', 'frozen_layers' and 'runner_up_weight' "
-                              "work with loop 'plain' only (with loop=trainer also set frozen_layers=0)")
+        if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0 or self.frozen_layers > 0):
+            raise ConfigError("config keys 'ema_decay', 'silver_per_epoch' and 'frozen_layers' work with loop "
+                              "'plain' only (with loop=trainer also set frozen_layers=0)")
         if not 0 <= self.silver_min_confidence <= 1:
             raise ConfigError(f"config key 'silver_min_confidence' must be in [0, 1], got {self.silver_min_confidence}")
 

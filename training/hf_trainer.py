@@ -19,21 +19,26 @@ from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, PreTra
 from inference.labels import LABEL_IDS
 from training.config import TrainConfig
 from training.evaluate import classification_metrics
+from training.finetune import runner_up_term
 
 OnEpoch = Callable[[int, dict[str, float]], None]
 
 
 class _WeightedLossTrainer(Trainer):
-    """Trainer whose loss is the class-weighted (and optionally smoothed) cross-entropy of the plain loop."""
+    """Trainer whose loss is the plain loop's: class-weighted (and optionally smoothed) cross-entropy, plus the
+    runner-up term for hard cases when `runner_up_weight` is set."""
 
-    def __init__(self, *args, loss_fn: torch.nn.Module, **kwargs):
+    def __init__(self, *args, loss_fn: torch.nn.CrossEntropyLoss, runner_up_weight: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.loss_fn = loss_fn
+        self.loss_fn, self.runner_up_weight = loss_fn, runner_up_weight
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        labels = inputs.pop("labels")
+        labels, runner_up = inputs.pop("labels"), inputs.pop("runner_up", None)
         outputs = model(**inputs)
         loss = self.loss_fn(outputs.logits, labels)
+        if runner_up is not None and self.runner_up_weight > 0:
+            loss = loss + runner_up_term(outputs.logits, labels, runner_up, self.loss_fn.weight,
+                                         self.runner_up_weight * (1 - self.loss_fn.label_smoothing))
         return (loss, outputs) if return_outputs else loss
 
 
@@ -57,9 +62,10 @@ class _EpochReport(TrainerCallback):
 
 
 def train_with_trainer(cfg: TrainConfig, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
-                       train_set: Dataset, dev_set: Dataset, loss_fn: torch.nn.Module,
+                       train_set: Dataset, dev_set: Dataset, loss_fn: torch.nn.CrossEntropyLoss,
                        on_epoch: OnEpoch | None) -> tuple[torch.nn.Module, int, list]:
-    """Fine-tune `model` with `transformers.Trainer`; return the best model, its epoch and the per-epoch history."""
+    """Fine-tune `model` with `transformers.Trainer`; return the best model, its epoch and the per-epoch history.
+    A `runner_up` column in `train_set` (hard cases' runner-up ids) reaches the loss as in the plain loop."""
     def dev_metrics(prediction) -> dict[str, float]:
         # label_ids, not the dev order: predictions are matched to the labels the Trainer hands back
         gold = [LABEL_IDS[i] for i in np.asarray(prediction.label_ids)]
@@ -76,11 +82,13 @@ def train_with_trainer(cfg: TrainConfig, model: torch.nn.Module, tokenizer: PreT
             save_strategy="epoch", save_only_model=True, save_total_limit=cfg.early_stopping_patience + 1,
             load_best_model_at_end=True, metric_for_best_model="dev_macro_f1", greater_is_better=True,
             logging_strategy="epoch", report_to="none", use_cpu=True, seed=cfg.seed, data_seed=cfg.seed,
-            dataloader_num_workers=0, disable_tqdm=None)
+            dataloader_num_workers=0, disable_tqdm=None,
+            # keep `runner_up`, which the model's forward does not take, for compute_loss
+            remove_unused_columns=False, label_names=["labels"])
         trainer = _WeightedLossTrainer(
             model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
             data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
-            compute_metrics=dev_metrics, loss_fn=loss_fn,
+            compute_metrics=dev_metrics, loss_fn=loss_fn, runner_up_weight=cfg.runner_up_weight,
             callbacks=[EarlyStoppingCallback(cfg.early_stopping_patience), report])
         trainer.train()  # with load_best_model_at_end, trainer.model ends as the best epoch's weights
         model = trainer.model

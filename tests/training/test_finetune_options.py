@@ -53,11 +53,11 @@ def test_the_trainer_loop_keeps_the_best_epoch_and_reports_every_epoch(tiny_spli
     assert kept["dev_macro_f1"] == pytest.approx(best), "the kept weights must be the best epoch's"
 
 
-@pytest.mark.parametrize("frozen", ["frozen_layers=3", "frozen_layers=0"])
-def test_runner_ups_change_training_only_where_sentences_have_one(tiny_splits, frozen):
+@pytest.mark.parametrize("path", [["frozen_layers=3"], ["frozen_layers=0"], ["loop=trainer", "frozen_layers=0"]])
+def test_runner_ups_change_training_only_where_sentences_have_one(tiny_splits, path):
     from inference.labels import LABEL_IDS
 
-    cfg = load_config(overrides=["epochs=1", "max_length=32", "batch_size=8", "learning_rate=1e-3", frozen])
+    cfg = load_config(overrides=["epochs=1", "max_length=32", "batch_size=8", "learning_rate=1e-3", *path])
     train = read_split(tiny_splits / "train.jsonl")[::5]
     dev = read_split(tiny_splits / "dev.jsonl")
     hard = [{**r, "runner_up": LABEL_IDS[(LABEL_IDS.index(r["label"]) + 1) % 4]} if i % 2 else r
