@@ -2,7 +2,8 @@
 (calibrated) log-probabilities, on dev, and on test only with --test (for reporting: test chooses nothing).
 
 Run: .venv/bin/python bench/ensemble.py MODEL_DIR MODEL_DIR [...] [--test]
-The models are scored with the torch backend, so ONNX exports play no part. An ensemble costs as many forward
+The models are scored with the torch backend, so ONNX exports play no part. Dev flatters an ensemble a little:
+each member kept the epoch that scored best on dev. An ensemble costs as many forward
 passes per sentence as it has models; this measures whether that could ever pay, not a shipped feature.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from training.splits import read_split
 def scores(records: list[dict], log_proba: np.ndarray) -> str:
     """Macro-F1 on all records, and on real (corpus) ones."""
     predicted = [LABEL_IDS[i] for i in log_proba.argmax(axis=1)]
-    real = [i for i, r in enumerate(records) if r["origin"] == "corpus"]
+    real = [i for i, r in enumerate(records) if r.get("origin") == "corpus"]
     every = classification_metrics([r["label"] for r in records], predicted)["macro_f1"]
     on_real = classification_metrics([records[i]["label"] for i in real], [predicted[i] for i in real])["macro_f1"]
     return f"{every:.4f} (real {on_real:.4f})"

@@ -2,8 +2,9 @@
 
 Kept beside the plain loop so the two can be measured against each other on one machine and one config
 (the issue asks for whichever measures better; README "Retraining" has the measurement).
-Same optimiser settings, linear schedule (warmup rounded up here, down in the plain loop), class-weighted loss,
-length-grouped batches, early stopping on dev macro-F1.
+Same optimiser settings, linear schedule (warmup rounded up here, down in the plain loop), class-weighted loss
+(with the runner-up term for hard cases when `runner_up_weight` is set), length-grouped batches, early stopping on
+dev macro-F1.
 """
 from __future__ import annotations
 

@@ -27,6 +27,9 @@ def render(cfg: TrainConfig, info: dict, metrics: dict[str, float]) -> str:
            f"`{info.get('silver_version', '-')}`)"] if info.get("n_silver") else []),
         *([f"- Frozen in training: the embeddings and the bottom {cfg.frozen_layers} encoder layers are the base "
            "model's unchanged; the layers above, the pooler and the head were fine-tuned"] if cfg.frozen_layers else []),
+        *([f"- Soft targets for hard cases (sentences whose annotator named a runner-up label): "
+           f"{1 - cfg.runner_up_weight:g} the label, {cfg.runner_up_weight:g} the runner-up"]
+          if cfg.runner_up_weight else []),
         f"- Temperature (fitted on dev): {info['temperature']:.3f}",
         *(["- Fast path: `onnx/model.onnx`, the same weights as an ONNX Runtime graph with fused attention "
            "(`sourcing export`; `Classifier.load` uses it when present), and `onnx/model.int8.onnx`, its dynamic "

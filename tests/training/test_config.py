@@ -77,4 +77,4 @@ def test_relative_paths_resolve_from_project_root():
 def test_frozen_layers_need_the_plain_loop():
     with pytest.raises(ConfigError, match="'silver_per_epoch' and 'frozen_layers' work with loop 'plain' only"):
         load_config(None, ["loop=trainer", "frozen_layers=2"])
-    assert load_config(None, ["loop=trainer", "frozen_layers=0", "runner_up_weight=0.2"]).runner_up_weight == 0.2
+    assert load_config(None, ["loop=trainer", "frozen_layers=0", "runner_up_weight=0.3"]).runner_up_weight == 0.3

@@ -26,6 +26,13 @@ def test_card_says_which_layers_stayed_frozen_only_when_some_did():
     assert "the embeddings and the bottom 3 encoder layers are the base model's unchanged" in card
 
 
+def test_card_names_soft_targets_only_when_a_run_used_them():
+    assert "Soft targets" not in model_card.render(TrainConfig(export_onnx=False), INFO, {})
+    card = model_card.render(TrainConfig(export_onnx=False, runner_up_weight=0.2), INFO, {})
+    assert "Soft targets for hard cases (sentences whose annotator named a runner-up label): 0.8 the label, " \
+           "0.2 the runner-up" in card
+
+
 def test_card_scores_hard_cases_apart_when_the_test_split_has_them():
     assert "hard cases" not in model_card.render(TrainConfig(export_onnx=False), INFO, {"test_macro_f1": 0.8})
     metrics = {"test_macro_f1": 0.8, "test_hard_macro_f1": 0.61, "test_hard_n": 755.0, "test_clear_macro_f1": 0.87}
