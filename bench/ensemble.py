@@ -15,17 +15,15 @@ import numpy as np
 from inference.classifier import Classifier
 from inference.labels import LABEL_IDS
 from inference.paths import PROJECT_ROOT
-from training.evaluate import classification_metrics
+from training.evaluate import classification_metrics, part_metrics
 from training.splits import read_split
 
 
 def scores(records: list[dict], log_proba: np.ndarray) -> str:
     """Macro-F1 on all records, and on real (corpus) ones."""
-    predicted = [LABEL_IDS[i] for i in log_proba.argmax(axis=1)]
-    real = [i for i, r in enumerate(records) if r.get("origin") == "corpus"]
-    every = classification_metrics([r["label"] for r in records], predicted)["macro_f1"]
-    on_real = classification_metrics([records[i]["label"] for i in real], [predicted[i] for i in real])["macro_f1"]
-    return f"{every:.4f} (real {on_real:.4f})"
+    gold, predicted = [r["label"] for r in records], [LABEL_IDS[i] for i in log_proba.argmax(axis=1)]
+    real = part_metrics(records, gold, predicted).get("real", {}).get("macro_f1", float("nan"))
+    return f"{classification_metrics(gold, predicted)['macro_f1']:.4f} (real {real:.4f})"
 
 
 def main() -> None:
