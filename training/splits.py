@@ -212,9 +212,12 @@ def build_splits(labels_dir: Path | None = None, out_dir: Path = SPLITS_DIR,
 
 def _missing(path: Path) -> str:
     """What to say about a missing labelled file: a split is built by `sourcing data build`, any other file is
-    the user's own (a typo in a path should not send them to rebuild the data)."""
-    if path.name in {f"{name}.jsonl" for name in SPLIT_NAMES}:
+    the user's own (a typo in a path should not send them to rebuild the data). Only the default splits folder
+    is what the build writes; a split file missing elsewhere is more likely a wrong path."""
+    if path.parent.resolve() == SPLITS_DIR.resolve():
         return f"{path}: split file not found; run `sourcing data build` (or `make data`) first"
+    if path.name in {f"{name}.jsonl" for name in SPLIT_NAMES}:
+        return f"{path}: split file not found; check the path (`sourcing data build` writes the splits to {SPLITS_DIR})"
     return f"{path}: labelled file not found"
 
 

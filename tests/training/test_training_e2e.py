@@ -159,7 +159,7 @@ def test_evaluate_bad_input_is_one_line_exit_2(tiny_model, tmp_path):
     assert "sourcing data build" not in missing.stderr and "Traceback" not in missing.stderr
     missing_split = _sourcing("evaluate", "--data", str(tmp_path / "splits" / "dev.jsonl"),
                               "--model", str(tiny_model.model_dir))
-    assert missing_split.returncode == 2 and "split file not found; run `sourcing data build`" in missing_split.stderr
+    assert missing_split.returncode == 2 and "dev.jsonl: split file not found; check the path" in missing_split.stderr
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"text": "The plant will close.", "label": "rumour"}) + "\n")
     result = _sourcing("evaluate", "--data", str(bad), "--model", str(tiny_model.model_dir))
