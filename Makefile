@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SOURCING := $(VENV)/bin/sourcing
 EXAMPLE := data/examples/example_article.txt
 
-.PHONY: help venv data train run test test-fast check stats promote bench serve clean
+.PHONY: help venv browser data train run test test-fast check stats promote bench serve clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,7 +33,14 @@ run: venv ## set up, train the default model if missing, score the example artic
 	@test -f models/default/config.json || $(MAKE) models/default/config.json
 	$(SOURCING) score $(EXAMPLE) --format jsonl | $(PY) -m inference.show
 
-test: venv ## run every test, slow ones included (what CI runs)
+browser: ## install Debian's headless Chromium for the review-page tests, if missing (apt-get; no browser download)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else \
+	    echo "the review-page tests need Debian's chromium: run 'apt-get install -y chromium' as root" >&2; exit 1; fi; \
+	  echo "installing Debian's chromium for the review-page tests"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: venv browser ## run every test, slow ones included (what CI runs)
 	$(PY) -m pytest -q
 
 test-fast: venv ## run the fast tests only

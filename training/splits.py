@@ -214,11 +214,11 @@ def _missing(path: Path) -> str:
     """What to say about a missing labelled file: a split is built by `sourcing data build`, any other file is
     the user's own (a typo in a path should not send them to rebuild the data). Only the default splits folder
     is what the build writes; a split file missing elsewhere is more likely a wrong path."""
+    if path.name not in {f"{name}.jsonl" for name in SPLIT_NAMES}:
+        return f"{path}: labelled file not found"
     if path.parent.resolve() == SPLITS_DIR.resolve():
         return f"{path}: split file not found; run `sourcing data build` (or `make data`) first"
-    if path.name in {f"{name}.jsonl" for name in SPLIT_NAMES}:
-        return f"{path}: split file not found; check the path (`sourcing data build` writes the splits to {SPLITS_DIR})"
-    return f"{path}: labelled file not found"
+    return f"{path}: split file not found; check the path (`sourcing data build` writes the splits to {SPLITS_DIR})"
 
 
 def read_split(path: Path) -> list[dict]:

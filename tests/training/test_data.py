@@ -7,7 +7,7 @@ import pytest
 
 from training.data_tools import check
 from training.labelled_data import DataError, read_labels
-from training.splits import SPLITS_DIR, build_splits, read_pins, read_split, split_examples, split_version
+from training.splits import build_splits, read_pins, read_split, split_examples, split_version
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CORPUS = FIXTURES / "corpus"
@@ -186,12 +186,14 @@ def test_pins_override_the_folding_and_a_bad_pin_file_is_a_clear_error(tmp_path:
     ("default splits", "split file not found; run `sourcing data build`", "check the path"),
     ("other folder", "split file not found; check the path", "run `sourcing data build`"),
     ("own file", "labelled file not found", "sourcing data build"),
+    ("typo in default splits", "labelled file not found", "sourcing data build"),
 ])
 def test_a_missing_file_gets_the_hint_that_fits_where_it_was_looked_for(where, said, not_said, tmp_path,
                                                                         monkeypatch):
     monkeypatch.setattr("training.splits.SPLITS_DIR", tmp_path / "build" / "splits")
     path = {"default splits": tmp_path / "build" / "splits" / "dev.jsonl",
-            "other folder": tmp_path / "elsewhere" / "dev.jsonl", "own file": tmp_path / "mine.jsonl"}[where]
+            "other folder": tmp_path / "elsewhere" / "dev.jsonl", "own file": tmp_path / "mine.jsonl",
+            "typo in default splits": tmp_path / "build" / "splits" / "dve.jsonl"}[where]
     with pytest.raises(DataError) as raised:
         read_split(path)
     message = str(raised.value)
