@@ -45,6 +45,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     frozen_layers: int = 0  # > 0: embeddings and this many bottom layers stay frozen, run once per sentence
     ema_decay: float = 0.0  # > 0: evaluate and keep an exponential moving average of the weights (per step)
+    rdrop_alpha: float = 0.0  # > 0: each step runs the batch twice (two dropout masks) and adds this x their KL
     runner_up_weight: float = 0.0  # > 0: a hard case's target gives this weight to the runner-up its note names
     include_feedback: bool = True
     silver_per_epoch: int = 0  # > 0: this many silver sentences (data/build/splits/silver.jsonl) join each epoch
@@ -68,6 +69,8 @@ class TrainConfig:
         if not 0 <= self.runner_up_weight < 0.5:
             raise ConfigError(f"config key 'runner_up_weight' must be in [0, 0.5) so the label outweighs its "
                               f"runner-up, got {self.runner_up_weight}")
+        if not 0 <= self.rdrop_alpha <= 10:
+            raise ConfigError(f"config key 'rdrop_alpha' must be in [0, 10], got {self.rdrop_alpha}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"config key 'warmup_ratio' must be in [0, 1), got {self.warmup_ratio}")
         if self.limit_train < 0:
@@ -77,9 +80,10 @@ class TrainConfig:
         if self.frozen_layers < 0:
             raise ConfigError(f"config key 'frozen_layers' must be 0 (train all layers) or positive, "
                               f"got {self.frozen_layers}")
-        if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0 or self.frozen_layers > 0):
-            raise ConfigError("config keys 'ema_decay', 'silver_per_epoch' and 'frozen_layers' work with loop "
-                              "'plain' only (with loop=trainer also set frozen_layers=0)")
+        if self.loop == "trainer" and (self.ema_decay > 0 or self.silver_per_epoch > 0 or self.frozen_layers > 0
+                                       or self.rdrop_alpha > 0):
+            raise ConfigError("config keys 'ema_decay', 'silver_per_epoch', 'rdrop_alpha' and 'frozen_layers' work "
+                              "with loop 'plain' only (with loop=trainer also set frozen_layers=0)")
         if not 0 <= self.silver_min_confidence <= 1:
             raise ConfigError(f"config key 'silver_min_confidence' must be in [0, 1], got {self.silver_min_confidence}")
 

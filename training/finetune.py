@@ -118,6 +118,16 @@ def runner_up_term(logits: torch.Tensor, labels: torch.Tensor, runner_up: torch.
     return weight * (scale * has * shift.squeeze(1)).sum() / scale.sum()
 
 
+def dropout_disagreement(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Symmetric KL divergence between the class distributions of two forward passes of the same batch (two
+    dropout masks), summed over classes and averaged over sentences: the R-Drop term (Liang et al., 2021), which
+    trains the sub-networks dropout samples to agree, as an ensemble of them would."""
+    log_p, log_q = first.log_softmax(dim=-1), second.log_softmax(dim=-1)
+    kl_pq = torch.nn.functional.kl_div(log_q, log_p, log_target=True, reduction="batchmean")
+    kl_qp = torch.nn.functional.kl_div(log_p, log_q, log_target=True, reduction="batchmean")
+    return (kl_pq + kl_qp) / 2
+
+
 def optimisation_step(model: torch.nn.Module, loss: torch.Tensor, optimiser, scheduler) -> float:
     """Backward, clip gradients to norm 1, step optimiser and schedule; the loss as a float."""
     loss.backward()
@@ -236,6 +246,14 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
 
         def logits_of(batch: dict) -> torch.Tensor:
             return model(**batch).logits
+
+    def supervised_loss(logits: torch.Tensor, labels: torch.Tensor, runner_up: torch.Tensor | None) -> torch.Tensor:
+        loss = loss_fn(logits, labels)
+        if soft:
+            loss = loss + runner_up_term(logits, labels, runner_up, class_weights,
+                                         cfg.runner_up_weight * (1 - cfg.label_smoothing))
+        return loss
+
     best_f1, best_state, best_epoch, stale = -1.0, None, 0, 0
     history: list[dict[str, float]] = []
     for epoch in range(1, cfg.epochs + 1):
@@ -244,10 +262,11 @@ def fine_tune(cfg: TrainConfig, train: list[dict], dev: list[dict],
         for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=None):
             labels, runner_up = batch.pop("labels"), batch.pop("runner_up", None)
             logits = logits_of(batch)
-            loss = loss_fn(logits, labels)
-            if soft:
-                loss = loss + runner_up_term(logits, labels, runner_up, class_weights,
-                                             cfg.runner_up_weight * (1 - cfg.label_smoothing))
+            loss = supervised_loss(logits, labels, runner_up)
+            if cfg.rdrop_alpha > 0:
+                again = logits_of(batch)
+                loss = ((loss + supervised_loss(again, labels, runner_up)) / 2
+                        + cfg.rdrop_alpha * dropout_disagreement(logits, again))
             total += optimisation_step(model, loss, optimiser, scheduler)
             if averaged is not None:
                 averaged.update_parameters(model)

@@ -74,7 +74,11 @@ def test_relative_paths_resolve_from_project_root():
     assert cfg.path("splits_dir").parts[-3:] == ("data", "build", "splits")
 
 
-def test_frozen_layers_need_the_plain_loop():
-    with pytest.raises(ConfigError, match="'silver_per_epoch' and 'frozen_layers' work with loop 'plain' only"):
+def test_frozen_layers_and_rdrop_need_the_plain_loop():
+    with pytest.raises(ConfigError, match="'rdrop_alpha' and 'frozen_layers' work with loop 'plain' only"):
         load_config(None, ["loop=trainer", "frozen_layers=2"])
+    with pytest.raises(ConfigError, match="'rdrop_alpha' and 'frozen_layers' work with loop 'plain' only"):
+        load_config(None, ["loop=trainer", "frozen_layers=0", "rdrop_alpha=0.5"])
+    with pytest.raises(ConfigError, match="'rdrop_alpha' must be in \\[0, 10\\], got -1.0"):
+        load_config(None, ["rdrop_alpha=-1"])
     assert load_config(None, ["loop=trainer", "frozen_layers=0", "runner_up_weight=0.3"]).runner_up_weight == 0.3

@@ -71,3 +71,24 @@ def test_runner_ups_change_training_only_where_sentences_have_one(tiny_splits, p
     assert torch.equal(plain, weights(train, 0.3)), "without runner-ups the weight must change nothing"
     assert torch.equal(plain, weights(hard, 0.0)), "with weight 0 the runner-ups must change nothing"
     assert not torch.allclose(plain, weights(hard, 0.3)), "the runner-ups must reach the loss"
+
+
+def test_dropout_disagreement_is_zero_for_agreeing_passes_symmetric_and_positive_otherwise():
+    from training.finetune import dropout_disagreement
+
+    first = torch.tensor([[2.0, 0.0, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
+    second = torch.tensor([[0.0, 1.0, -1.0, 0.5], [1.0, 0.0, 0.0, 3.0]])
+    assert dropout_disagreement(first, first).item() == pytest.approx(0.0, abs=1e-7)
+    assert dropout_disagreement(first, first + 5.0).item() == pytest.approx(0.0, abs=1e-6), "logit shifts are no change"
+    forward, backward = dropout_disagreement(first, second), dropout_disagreement(second, first)
+    assert forward.item() > 0 and forward.item() == pytest.approx(backward.item())
+    p, q = first.softmax(-1), second.softmax(-1)
+    by_hand = ((p * (p / q).log()).sum(1) + (q * (q / p).log()).sum(1)).mean() / 2
+    assert forward.item() == pytest.approx(by_hand.item(), rel=1e-5)
+
+
+def test_rdrop_changes_training_and_stays_deterministic(tiny_splits):
+    plain = _classifier_weights(tiny_splits)
+    rdrop = _classifier_weights(tiny_splits, "rdrop_alpha=1.0")
+    assert torch.equal(rdrop, _classifier_weights(tiny_splits, "rdrop_alpha=1.0")), "R-Drop runs must repeat exactly"
+    assert not torch.allclose(plain, rdrop), "rdrop_alpha must change what is trained"
