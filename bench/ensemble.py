@@ -14,9 +14,8 @@ import numpy as np
 
 from inference.classifier import Classifier
 from inference.labels import LABEL_IDS
-from inference.paths import PROJECT_ROOT
 from training.evaluate import classification_metrics, part_metrics
-from training.splits import read_split
+from training.splits import SPLITS_DIR, read_split
 
 
 def scores(records: list[dict], log_proba: np.ndarray) -> str:
@@ -31,9 +30,8 @@ def main() -> None:
     parser.add_argument("models", nargs="+", help="saved model directories (models/default, a run's output_dir)")
     parser.add_argument("--test", action="store_true", help="also score the test split (reporting only)")
     args = parser.parse_args()
-    splits = PROJECT_ROOT / "data/build/splits"
     for split in ("dev", "test") if args.test else ("dev",):
-        records = read_split(splits / f"{split}.jsonl")
+        records = read_split(SPLITS_DIR / f"{split}.jsonl")
         texts = [r["text"] for r in records]
         log_probas = []
         for model in args.models:

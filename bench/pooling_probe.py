@@ -27,13 +27,13 @@ from training.splits import SPLITS_DIR, read_split
 
 @torch.inference_mode()
 def embed_sentences(texts: list[str], model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                    batch_size: int = 64) -> dict[str, np.ndarray]:
+                    max_length: int, batch_size: int = 64) -> dict[str, np.ndarray]:
     """Per text: the mean of the last layer's token vectors, the [CLS] vector, and the pooler's output."""
     out: dict[str, list[np.ndarray]] = {"mean": [], "cls": [], "pooler": []}
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for begin in tqdm(range(0, len(order), batch_size), desc="encode", leave=False):
         index = order[begin:begin + batch_size]
-        batch = tokenizer([texts[i] for i in index], padding=True, truncation=True, max_length=128,
+        batch = tokenizer([texts[i] for i in index], padding=True, truncation=True, max_length=max_length,
                           return_tensors="pt")
         result = model(**batch)
         mask = batch["attention_mask"][..., None].float()
@@ -49,11 +49,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=Path, default=SPLITS_DIR)
     args = parser.parse_args()
-    base = resolve_base_model(TrainConfig().base_model)
+    cfg = TrainConfig()
+    base = resolve_base_model(cfg.base_model)
     model, tokenizer = AutoModel.from_pretrained(base).eval(), AutoTokenizer.from_pretrained(base)
     train, dev = (read_split(args.splits / f"{name}.jsonl") for name in ("train", "dev"))
-    train_vectors = embed_sentences([r["text"] for r in train], model, tokenizer)
-    dev_vectors = embed_sentences([r["text"] for r in dev], model, tokenizer)
+    train_vectors = embed_sentences([r["text"] for r in train], model, tokenizer, cfg.max_length)
+    dev_vectors = embed_sentences([r["text"] for r in dev], model, tokenizer, cfg.max_length)
     y_train, y_dev = [r["label"] for r in train], [r["label"] for r in dev]
     for name in ("mean", "cls", "pooler"):
         scaler = StandardScaler().fit(train_vectors[name])

@@ -18,25 +18,24 @@ import tempfile
 from pathlib import Path
 
 from inference.paths import DATA_DIR, PROJECT_ROOT
-from training.labelled_data import LABELS_DIR, DataError, iter_jsonl
+from training.labelled_data import LABELS_DIR, DataError, read_labels
 from training.splits import SPLIT_NAMES, SPLIT_PINS, SPLITS_DIR, build_splits, read_pins
 
 OUTPUT_FILES = {*(f"{name}.jsonl" for name in SPLIT_NAMES), "silver.jsonl", "manifest.json"}
 
 
-def read_authored_ids(path: Path) -> list[str]:
-    """Ids of the authored records of one extra file; any bad line fails with file and line."""
-    ids, problems = [], []
-    for number, record, error in iter_jsonl(path):
-        if error:
-            problems.append(error)
-        elif not isinstance(record.get("id"), str) or record.get("origin") != "authored":
-            problems.append(f"{path}:{number}: an extra record needs a string 'id' and \"origin\": \"authored\"")
-        else:
-            ids.append(record["id"])
-    if problems:
-        raise DataError(problems)
-    return ids
+def extra_articles(extra: list[Path], folder: Path) -> set[str]:
+    """The articles of the extra files, read (and checked) as the build reads labels, from copies in `folder`;
+    only authored sentences may come in, so no corpus article can be re-pinned."""
+    folder.mkdir()
+    for path in extra:
+        shutil.copy(path, folder / path.name)
+    examples = read_labels(folder)
+    corpus = [e.where for e in examples if e.origin != "authored"]
+    if corpus:
+        raise DataError([f"{where}: an extra record must be authored (text and \"origin\": \"authored\"), "
+                         f"not a corpus ref" for where in corpus])
+    return {e.doc_id for e in examples}
 
 
 def check_paths(extra: list[Path], out: Path) -> None:
@@ -66,10 +65,10 @@ def build_with_extra(extra: list[Path], out: Path) -> dict:
     pins = read_pins(SPLIT_PINS)
     with tempfile.TemporaryDirectory() as tmp:
         labels, built = Path(tmp) / "labels", Path(tmp) / "splits"
+        pins.update({doc: "train" for doc in extra_articles(extra, Path(tmp) / "extra")})
         shutil.copytree(LABELS_DIR, labels)
         for path in extra:
             shutil.copy(path, labels / path.name)
-            pins.update({f"authored:{sid}": "train" for sid in read_authored_ids(path)})
         pins_path = Path(tmp) / "pins.json"
         pins_path.write_text(json.dumps({"articles": pins}), encoding="utf-8")
         manifest = build_splits(labels_dir=labels, out_dir=built, pins_path=pins_path)
